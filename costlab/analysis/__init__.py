@@ -1,0 +1,32 @@
+"""The static analyzer: tracer, op formulas, aggregation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costlab.analysis.records import ModelCost, ModelInfo
+
+
+def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device: str,
+               storage_dtype=None, reference: str = "", input_kwargs: dict | None = None
+               ) -> ModelCost:
+    """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``."""
+    import torch
+
+    from costlab.analysis.aggregate import totals
+    from costlab.analysis.params import count_buffers, count_params, module_tree
+    from costlab.analysis.tracer import trace
+
+    state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype)
+    uncounted = state.uncounted_ops()
+    total = totals(state.records, params=count_params(model), buffers=count_buffers(model),
+                   peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
+    shapes = tuple(tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor))
+    info = ModelInfo(name, dict(knobs), shapes, device,
+                     str(storage_dtype).replace("torch.", "") if storage_dtype else None,
+                     reference)
+    return ModelCost(info, state.records, total, uncounted, module_tree(model),
+                     state.known_zero_calls)
+
+
+__all__ = ["ModelCost", "build_cost"]

@@ -1,0 +1,274 @@
+"""The dispatch-level tracer: runs a model once and records every aten op it calls.
+
+Three context managers work together, all installed and removed around one forward:
+- ``module_scope`` keeps a stack of the module paths being run (forward pre/post hooks),
+  so each op is attributed to the innermost module that ran it;
+- ``_AttentionMode`` (a TorchFunctionMode) sees ``F.scaled_dot_product_attention`` as one
+  op. Below it, meta and CPU dispatch to different kernels (the math decomposition on
+  meta, a fused kernel on CPU); counting it above the split gives identical numbers;
+- ``_CostMode`` (a TorchDispatchMode) sees every other op after autograd, so functional
+  calls, ``x + y`` and ``torch.cat`` are counted like module calls.
+
+Memory-access bytes are measured here from the tensors each op reads and writes; peak
+activation memory from each activation storage's first write and last read.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+from costlab.analysis import formulas
+from costlab.analysis.records import OpRecord, UncountedOp
+from costlab.errors import ForwardError
+
+_SDPA = torch._C._nn.scaled_dot_product_attention
+_SDPA_ENTRY = formulas.lookup(torch.ops.aten.scaled_dot_product_attention)
+
+
+def _storage_key(t: torch.Tensor) -> int:
+    return t.untyped_storage()._cdata
+
+
+def _iter_tensors(args: Any, kwargs: dict | None) -> Iterator[torch.Tensor]:
+    # aten schemas nest tensors at most one level deep (Tensor[] arguments)
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, torch.Tensor):
+                    yield b
+    if kwargs:
+        yield from _iter_tensors(kwargs.values(), None)
+
+
+def _iter_outputs(out: Any) -> Iterator[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        yield out
+    elif isinstance(out, (list, tuple)):
+        yield from _iter_tensors(out, None)
+
+
+class TraceState:
+    """Everything one trace accumulates. Lives only as long as one ``trace`` call."""
+
+    def __init__(self, model: nn.Module, storage_dtype: torch.dtype | None):
+        self.records: list[OpRecord] = []
+        self.uncounted: dict[str, tuple[int, dict[str, None]]] = {}
+        self.known_zero_calls = 0
+        self.stack: list[str] = []
+        self.suppress = 0  # >0 while inside an op already recorded at function level
+        self.module_types: dict[str, str] = {}
+        # storage key -> parameter elements (0 for buffers): weights, not activations
+        self.weights: dict[int, int] = {}
+        for p in model.parameters():
+            self.weights[_storage_key(p)] = p.numel()
+        for b in model.buffers():
+            self.weights.setdefault(_storage_key(b), 0)
+        self.params_seen: set[int] = set()
+        # storage key -> [bytes, first op index, last op index] of activation storages
+        self.live: dict[int, list[int]] = {}
+        self.keep_alive: list[torch.Tensor] = []  # so storage keys are never reused
+        self._itemsize: dict[torch.dtype, int] = {}
+        self._storage_dtype = storage_dtype
+        self._ops: dict[Any, tuple[str, formulas.FormulaEntry | None, bool]] = {}
+
+    # -- helpers --------------------------------------------------------------------
+    def itemsize(self, dtype: torch.dtype) -> int:
+        size = self._itemsize.get(dtype)
+        if size is None:
+            size = dtype.itemsize
+            if self._storage_dtype is not None and dtype.is_floating_point:
+                size = self._storage_dtype.itemsize
+            self._itemsize[dtype] = size
+        return size
+
+    def op_info(self, func: Any) -> tuple[str, formulas.FormulaEntry | None, bool]:
+        info = self._ops.get(func)
+        if info is None:
+            packet = func.overloadpacket
+            info = (packet.__name__, formulas.lookup(packet), packet in formulas.KNOWN_ZERO)
+            self._ops[func] = info
+        return info
+
+    def add_activation(self, t: torch.Tensor, first: int) -> None:
+        key = _storage_key(t)
+        if key in self.weights or key in self.live:
+            return
+        storage_bytes = t.untyped_storage().nbytes() // t.dtype.itemsize * self.itemsize(t.dtype)
+        self.live[key] = [storage_bytes, first, first]
+        self.keep_alive.append(t)
+
+    # -- recording ------------------------------------------------------------------
+    def record(self, name: str, entry: formulas.FormulaEntry | None, args: Any,
+               kwargs: dict, out: Any) -> None:
+        index = len(self.records)
+        module = self.stack[-1] if self.stack else ""
+        weights, live = self.weights, self.live
+
+        read = 0
+        params = 0
+        input_shapes = []
+        for t in _iter_tensors(args, kwargs):
+            read += t.numel() * self.itemsize(t.dtype)
+            key = _storage_key(t)
+            n = weights.get(key)
+            if n is None:
+                input_shapes.append(tuple(t.shape))
+                span = live.get(key)
+                if span is not None:
+                    span[2] = index
+            elif key not in self.params_seen:
+                self.params_seen.add(key)
+                params += n
+
+        cost = entry.formula(args, kwargs, out) if entry is not None else None
+        if cost is not None and cost.reads is not None:
+            read = sum(n * self.itemsize(dtype) for n, dtype in cost.reads)
+
+        written = 0
+        output_shapes = []
+        limit = cost.outputs if cost is not None and cost.outputs is not None else -1
+        for i, t in enumerate(_iter_outputs(out)):
+            if i == limit:
+                break
+            written += t.numel() * self.itemsize(t.dtype)
+            output_shapes.append(tuple(t.shape))
+            self.add_activation(t, index)
+
+        if cost is not None:
+            self.records.append(OpRecord(
+                index, module, self.module_types.get(module, ""), name, cost.category,
+                tuple(input_shapes), tuple(output_shapes), cost.macs, cost.flops, params,
+                read, written, cost.attrs, True))
+        else:
+            calls, modules = self.uncounted.get(name, (0, {}))
+            modules[module] = None
+            self.uncounted[name] = (calls + 1, modules)
+            self.records.append(OpRecord(
+                index, module, self.module_types.get(module, ""), name, formulas.OTHER,
+                tuple(input_shapes), tuple(output_shapes), 0, 0, params, read, written,
+                None, False))
+
+    def uncounted_ops(self) -> list[UncountedOp]:
+        return [UncountedOp(op, calls, list(mods)) for op, (calls, mods) in self.uncounted.items()]
+
+    def peak_activation_bytes(self, outputs: Any) -> int:
+        end = len(self.records)
+        for t in tree_leaves(outputs):
+            if isinstance(t, torch.Tensor):
+                span = self.live.get(_storage_key(t))
+                if span is not None:
+                    span[2] = end  # returned tensors stay alive to the end
+        delta = [0] * (end + 2)
+        for size, first, last in self.live.values():
+            delta[first] += size
+            delta[max(last, first) + 1] -= size
+        peak = running = 0
+        for d in delta:
+            running += d
+            peak = max(peak, running)
+        return peak
+
+
+class _CostMode(TorchDispatchMode):
+    def __init__(self, state: TraceState):
+        super().__init__()
+        self.state = state
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        state = self.state
+        if state.suppress:
+            return out
+        name, entry, zero = state.op_info(func)
+        if zero:
+            state.known_zero_calls += 1
+        else:
+            state.record(name, entry, args, kwargs, out)
+        return out
+
+
+class _AttentionMode(TorchFunctionMode):
+    def __init__(self, state: TraceState):
+        super().__init__()
+        self.state = state
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not _SDPA:
+            return func(*args, **kwargs)
+        state = self.state
+        if state.suppress:
+            return func(*args, **kwargs)
+        state.suppress += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            state.suppress -= 1
+        state.record("scaled_dot_product_attention", _SDPA_ENTRY, args, kwargs, out)
+        return out
+
+
+@contextmanager
+def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
+    """Push each module's path on entry and pop it on exit, for the duration of a trace."""
+    handles = []
+    stack = state.stack
+
+    def make_hooks(path: str):
+        def pre(module, args):
+            stack.append(path)
+
+        def post(module, args, output):
+            if stack and stack[-1] == path:
+                stack.pop()
+
+        return pre, post
+
+    try:
+        for path, module in model.named_modules():
+            state.module_types[path] = type(module).__name__
+            pre, post = make_hooks(path)
+            handles.append(module.register_forward_pre_hook(pre))
+            handles.append(module.register_forward_hook(post))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _describe_inputs(inputs: tuple) -> str:
+    shapes = [tuple(t.shape) for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)]
+    return ", ".join(str(s) for s in shapes) or "no tensors"
+
+
+def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
+          storage_dtype: torch.dtype | None = None) -> tuple[TraceState, Any]:
+    """Run ``model(*inputs, **input_kwargs)`` once under the tracer; return the state and output."""
+    state = TraceState(model, storage_dtype)
+    for t in tree_leaves((inputs, input_kwargs or {})):
+        if isinstance(t, torch.Tensor):
+            state.add_activation(t, 0)
+    try:
+        with torch.no_grad(), module_scope(model, state), _AttentionMode(state), \
+                _CostMode(state):
+            output = model(*inputs, **(input_kwargs or {}))
+    except ForwardError:
+        raise
+    except Exception as exc:  # a user's forward can raise anything
+        where = state.stack[-1] if state.stack else ""
+        kind = state.module_types.get(where, type(model).__name__)
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ForwardError(
+            f"forward failed in module '{where or '(root)'}' ({kind}) with inputs "
+            f"{_describe_inputs(inputs)}: {type(exc).__name__}: {first_line}") from exc
+    return state, output

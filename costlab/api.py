@@ -1,0 +1,161 @@
+"""The Python API: ``analyze`` one model, ``compare`` several."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from costlab.analysis.records import ModelCost
+from costlab.errors import UsageError
+from costlab.references import PublishedEntry
+
+DTYPES = ("float32", "float16", "bfloat16", "int8")
+DEVICES = ("meta", "cpu")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` -> (1, 3, 224, 224); every dimension a positive integer."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"malformed input shape {text!r}: expected integers like 1,3,224,224") \
+            from None
+    if not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"malformed input shape {text!r}: every dimension must be > 0")
+    return shape
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or value <= 0):
+        raise UsageError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _storage_dtype(dtype: str | None):
+    import torch
+
+    if dtype is None:
+        return None
+    if dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
+
+
+def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, inputs: Any = None,
+            batch: int = 1, resolution: int | None = None, device: str = "meta",
+            dtype: str | None = None, name: str | None = None, **knobs: Any) -> ModelCost:
+    """Trace one forward pass of ``model`` and return its per-op costs.
+
+    ``model`` is a registered name (see ``costlab list``) or an ``nn.Module``. Registered
+    models are built on ``device`` ("meta" allocates no weights) with ``knobs`` (e.g.
+    ``width=0.75``) and fed a random input of their default shape, or ``input_shape``, or
+    ``resolution`` x ``resolution``, with ``batch``. A module is run where its parameters
+    live, on ``inputs`` or a random tensor of ``input_shape``. ``dtype`` sets the storage
+    size of floating-point tensors for byte counts (default: each tensor's own).
+    """
+    import torch
+    from torch import nn
+
+    from costlab.analysis import build_cost
+    from costlab.models import registry
+
+    _check_positive("batch", batch)
+    _check_positive("resolution", resolution)
+    if device not in DEVICES:
+        raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    storage_dtype = _storage_dtype(dtype)
+    if isinstance(input_shape, str):
+        input_shape = parse_shape(input_shape)
+
+    reference = ""
+    if isinstance(model, str):
+        spec = registry().get(model)
+        resolved = spec.resolve_knobs(knobs)
+        with torch.device(device):
+            module = spec.builder(**resolved)
+        name = name or spec.name
+        reference = spec.reference
+        shape = tuple(input_shape) if input_shape is not None else spec.input_for(batch, resolution)
+        run_device = device
+    elif isinstance(model, nn.Module):
+        if knobs:
+            raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")
+        module, resolved = model, {}
+        name = name or type(model).__name__
+        first = next(iter(module.parameters()), None)
+        run_device = str(first.device) if first is not None else "cpu"
+        shape = tuple(input_shape) if input_shape is not None else None
+    else:
+        raise UsageError(f"cannot analyze {type(model).__name__}: give a model name or an nn.Module")
+
+    if inputs is None:
+        if shape is None:
+            raise UsageError("give input_shape or inputs for a module")
+        shape = tuple(int(d) for d in shape)
+        if any(d <= 0 for d in shape):
+            raise UsageError(f"malformed input shape {shape}: every dimension must be > 0")
+        gen = torch.Generator().manual_seed(0)
+        inputs = (torch.randn(shape, generator=gen).to(run_device) if run_device != "meta"
+                  else torch.empty(shape, device="meta"),)
+    elif isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+
+    was_training = module.training
+    module.eval()
+    try:
+        return build_cost(module, tuple(inputs), name=name, knobs=resolved, device=run_device,
+                          storage_dtype=storage_dtype, reference=reference)
+    finally:
+        module.train(was_training)
+
+
+@dataclass
+class ModelComparison:
+    """Several analyses side by side, with the published numbers beside each."""
+
+    costs: list[ModelCost]
+    published: list[PublishedEntry | None]
+
+    def ratios(self) -> list[dict[str, float | None]]:
+        """Each model's MACs, FLOPs, params and bytes as a multiple of the first model's."""
+        base = self.costs[0].total
+
+        def ratio(a: int, b: int) -> float | None:
+            return a / b if b else None
+
+        return [{
+            "macs": ratio(c.total.macs, base.macs),
+            "flops": ratio(c.total.flops, base.flops),
+            "params": ratio(c.total.params, base.params),
+            "memory_access": ratio(c.total.memory_access_bytes, base.memory_access_bytes),
+            "peak_activation": ratio(c.total.peak_activation_bytes, base.peak_activation_bytes),
+        } for c in self.costs]
+
+    def summary_lines(self) -> list[str]:
+        """``mobilenet_v2: 0.53x MACs, 0.83x params`` for every model after the first."""
+        lines = []
+        for cost, r in list(zip(self.costs, self.ratios()))[1:]:
+            parts = [f"{r[k]:.2f}x {label}" for k, label in (("macs", "MACs"), ("params", "params"))
+                     if r[k] is not None]
+            lines.append(f"{cost.name}: {', '.join(parts)} (vs {self.costs[0].name})")
+        return lines
+
+    def to_dataframe(self):
+        from costlab.report.tables import comparison_frame
+
+        return comparison_frame(self)
+
+
+def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
+    """Analyze each model with the same options and line them up with published numbers."""
+    from costlab.references import lookup
+
+    if len(models) < 1:
+        raise UsageError("compare needs at least one model")
+    costs = [analyze(m, **options) for m in models]
+    published = []
+    for cost in costs:
+        shape = cost.info.input_shapes[0] if cost.info.input_shapes else ()
+        resolution = shape[-1] if len(shape) >= 3 and shape[-1] == shape[-2] else None
+        published.append(lookup(cost.name, cost.info.knobs, resolution))
+    return ModelComparison(costs, published)

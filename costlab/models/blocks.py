@@ -1,0 +1,73 @@
+"""Building blocks shared by the model families (and, later, the block library)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of ``divisor``, never more than 10% below ``value``.
+
+    The rule of the MobileNet V2 reference implementations (TF-slim, torchvision).
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+class ConvBNAct(nn.Sequential):
+    """Conv (no bias) -> BatchNorm -> activation, 'same' padding for odd kernels."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 1, groups: int = 1,
+                 activation: Callable[[], nn.Module] | None = nn.ReLU):
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        layers["conv"] = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                                   padding=(kernel_size - 1) // 2, groups=groups, bias=False)
+        layers["bn"] = nn.BatchNorm2d(out_channels)
+        if activation is not None:
+            layers["act"] = activation()
+        super().__init__(layers)
+
+
+class DepthwiseSeparable(nn.Sequential):
+    """MobileNet V1's unit: 3x3 depthwise conv, then 1x1 pointwise conv, each with BN + ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 activation: Callable[[], nn.Module] = nn.ReLU):
+        super().__init__(OrderedDict(
+            dw=ConvBNAct(in_channels, in_channels, 3, stride, groups=in_channels,
+                         activation=activation),
+            pw=ConvBNAct(in_channels, out_channels, 1, activation=activation),
+        ))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNet V2's bottleneck (Sandler et al. 2018, Table 1).
+
+    1x1 expansion by ``expand_ratio`` with ReLU6 (absent when the ratio is 1), 3x3
+    depthwise with ReLU6, linear 1x1 projection; a residual add when the stride is 1 and
+    the channel counts match.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: float,
+                 activation: Callable[[], nn.Module] = nn.ReLU6):
+        super().__init__()
+        hidden = int(round(in_channels * expand_ratio))
+        self.use_residual = stride == 1 and in_channels == out_channels
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        if expand_ratio != 1:
+            layers["expand"] = ConvBNAct(in_channels, hidden, 1, activation=activation)
+        layers["dw"] = ConvBNAct(hidden, hidden, 3, stride, groups=hidden, activation=activation)
+        layers["project"] = ConvBNAct(hidden, out_channels, 1, activation=None)
+        self.conv = nn.Sequential(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return x + y if self.use_residual else y
