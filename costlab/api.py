@@ -67,7 +67,7 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
 
-    reference = ""
+    reference = variant = ""
     if isinstance(model, str):
         spec = registry().get(model)
         resolved = spec.resolve_knobs(knobs)
@@ -75,6 +75,8 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
             module = spec.builder(**resolved)
         name = name or spec.name
         reference = spec.reference
+        variant = ",".join(f"{k.name}={resolved[k.name]}" for k in spec.knobs
+                           if resolved[k.name] != k.default)
         shape = tuple(input_shape) if input_shape is not None else spec.input_for(batch, resolution)
         run_device = device
     elif isinstance(model, nn.Module):
@@ -82,7 +84,7 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")
         module, resolved = model, {}
         name = name or type(model).__name__
-        first = next(iter(module.parameters()), None)
+        first = next(iter(module.parameters()), None) or next(iter(module.buffers()), None)
         run_device = str(first.device) if first is not None else "cpu"
         shape = tuple(input_shape) if input_shape is not None else None
     else:
@@ -104,7 +106,7 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
     module.eval()
     try:
         return build_cost(module, tuple(inputs), name=name, knobs=resolved, device=run_device,
-                          storage_dtype=storage_dtype, reference=reference)
+                          storage_dtype=storage_dtype, reference=reference, variant=variant)
     finally:
         module.train(was_training)
 
@@ -159,3 +161,22 @@ def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
         resolution = shape[-1] if len(shape) >= 3 and shape[-1] == shape[-2] else None
         published.append(lookup(cost.name, cost.info.knobs, resolution))
     return ModelComparison(costs, published)
+
+
+def fvcore_check(model: Any, cost: ModelCost, depth: int = 1):
+    """fvcore's per-module count of the same model beside ``cost`` (see fvcore_check.py)."""
+    import torch
+    from torch import nn
+
+    from costlab.analysis.fvcore_check import check_fvcore
+    from costlab.models import registry
+
+    if isinstance(model, str):
+        module = registry().get(model).builder(**cost.info.knobs)  # a CPU twin, random weights
+    elif isinstance(model, nn.Module):
+        module = model
+    else:
+        raise UsageError(f"cannot check {type(model).__name__} with fvcore")
+    gen = torch.Generator().manual_seed(0)
+    inputs = tuple(torch.randn(s, generator=gen) for s in cost.info.input_shapes)
+    return check_fvcore(cost, module, inputs, depth)

@@ -8,8 +8,8 @@ from costlab.analysis.records import ModelCost, ModelInfo
 
 
 def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device: str,
-               storage_dtype=None, reference: str = "", input_kwargs: dict | None = None
-               ) -> ModelCost:
+               storage_dtype=None, reference: str = "", variant: str = "",
+               input_kwargs: dict | None = None) -> ModelCost:
     """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``."""
     import torch
 
@@ -24,7 +24,7 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     shapes = tuple(tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor))
     info = ModelInfo(name, dict(knobs), shapes, device,
                      str(storage_dtype).replace("torch.", "") if storage_dtype else None,
-                     reference)
+                     reference, variant)
     return ModelCost(info, state.records, total, uncounted, module_tree(model),
                      state.known_zero_calls)
 

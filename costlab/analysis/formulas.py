@@ -662,7 +662,17 @@ def overview() -> list[tuple[str, str]]:
     groups: dict[str, list[str]] = {}
     for name, doc in _DOCS.items():
         groups.setdefault(doc, []).append(name)
-    return [(", ".join(sorted(names)), doc) for doc, names in groups.items()]
+    rows = [(", ".join(sorted(names)), doc) for doc, names in groups.items()]
+    rows.append((", ".join(sorted(KNOWN_ZERO_NAMES)), "known zero: views, aliases, metadata, "
+                 "bare allocations (no arithmetic, no data traffic)"))
+    return rows
+
+
+def formula_frame():
+    """``overview`` as a DataFrame: columns ops, counted_as."""
+    import pandas as pd
+
+    return pd.DataFrame(overview(), columns=["ops", "counted_as"])
 
 
 __all__ = [

@@ -91,6 +91,7 @@ class ModelInfo:
     device: str
     dtype: str | None  # storage dtype used for bytes; None: each tensor's own dtype
     reference: str = ""
+    variant: str = ""  # the knobs set away from their defaults, "width=0.75"
 
 
 @dataclass

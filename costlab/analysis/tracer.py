@@ -179,6 +179,13 @@ class TraceState:
 
 
 class _CostMode(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps __torch_dispatch__ in a dynamo-disable guard unless a mode opts out;
+        # the guard imports torch._dynamo (over a second) and adds overhead to every op.
+        # Nothing is compiled inside a trace, so the guard protects nothing here.
+        return False
+
     def __init__(self, state: TraceState):
         super().__init__()
         self.state = state

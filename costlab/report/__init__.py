@@ -1,0 +1,1 @@
+"""Rendering (rich tables) and export (CSV, Markdown, JSON) of analysis results."""

@@ -1,0 +1,197 @@
+"""Export results as CSV, Markdown (through pandas) and JSON, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from costlab import SCHEMA_VERSION, __version__, conventions
+from costlab.errors import UsageError
+from costlab.report import tables
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from costlab.analysis.records import ModelCost
+    from costlab.api import ModelComparison
+    from costlab.models.registry import ModelSpec
+
+FORMATS = ("table", "csv", "md", "json")
+_SUFFIXES = {".csv": "csv", ".md": "md", ".markdown": "md", ".json": "json", ".txt": "table"}
+
+
+def format_for(fmt: str | None, output: str | None) -> str:
+    """The chosen format, else the one ``output``'s suffix names, else a table."""
+    if fmt is None:
+        fmt = _SUFFIXES.get(Path(output).suffix.lower(), "table") if output else "table"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return fmt
+
+
+def check_writable(output: str) -> None:
+    """Fail before any work if ``output`` cannot be written."""
+    target = Path(output)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"cannot write {output}: it is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {output}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"cannot write {output}: permission denied")
+
+
+def write_atomic(output: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``output`` and rename it into place, so a
+    failure never leaves a half-written file."""
+    check_writable(output)
+    target = Path(output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _markdown(frame: "pd.DataFrame") -> str:
+    return frame.to_markdown(index=False, floatfmt=".3f", intfmt=",")
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def _records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
+    # pandas' JSON writer turns NaN into null and numpy scalars into plain numbers
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _header(kind: str) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "costlab_version": __version__, "kind": kind,
+            "conventions": list(conventions.ALL)}
+
+
+# ------------------------------------------------------------------------ analysis
+
+def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict[str, Any]:
+    info = cost.info
+    payload = _header("analysis")
+    payload.update({
+        "model": {"name": info.name, "knobs": info.knobs,
+                  "input_shapes": [list(s) for s in info.input_shapes], "device": info.device,
+                  "dtype": info.dtype, "reference": info.reference},
+        "totals": tables.totals_dict(cost),
+        "modules": _records(cost.to_dataframe(depth=depth)),
+        "layers": _records(cost.to_dataframe()) if layers else [],
+        "uncounted": [{"op": u.op, "calls": u.calls, "modules": u.modules}
+                      for u in cost.uncounted],
+    })
+    return payload
+
+
+def analysis_text(cost: "ModelCost", fmt: str, depth: int, layers: bool = True) -> str:
+    if fmt == "csv":
+        return tables.analysis_frame(cost, depth, layers).to_csv(index=False)
+    if fmt == "json":
+        return _json(analysis_payload(cost, depth, layers))
+    if fmt == "md":
+        t = cost.total
+        lines = [f"# {cost.name}: cost per module and layer", "",
+                 f"Input {' '.join(tables.shape_text(s) for s in cost.info.input_shapes)}, "
+                 f"knobs {tables.variant_text(cost.info.knobs) or 'none'}, "
+                 f"bytes as {cost.info.dtype or 'each tensor dtype'}.", "",
+                 "| total | value |", "|---|---|",
+                 f"| MACs | {t.macs:,} |", f"| FLOPs | {t.flops:,} |",
+                 f"| params | {t.params:,} |", f"| buffers | {t.buffers:,} |",
+                 f"| memory access (bytes) | {t.memory_access_bytes:,} |",
+                 f"| peak activation (bytes) | {t.peak_activation_bytes:,} |",
+                 f"| ops | {t.ops:,} |", "",
+                 f"## Modules (depth {depth})", "", _markdown(cost.to_dataframe(depth=depth))]
+        if layers:
+            lines += ["", "## Layers", "", _markdown(cost.to_dataframe())]
+        lines += ["", uncounted_text(cost), "", "_" + conventions.caption() + "_", ""]
+        return "\n".join(lines)
+    raise UsageError(f"format {fmt!r} is rendered, not exported")
+
+
+def uncounted_text(cost: "ModelCost") -> str:
+    if not cost.uncounted:
+        return ("Uncounted ops: none (every op has a formula or is a known-zero view; "
+                f"{cost.known_zero_calls} view/metadata calls).")
+    parts = [f"{u.op} x{u.calls} (in {', '.join(m or '(root)' for m in u.modules[:3])})"
+             for u in cost.uncounted]
+    return "Uncounted ops, so MACs/FLOPs are lower bounds: " + "; ".join(parts) + "."
+
+
+# ---------------------------------------------------------------------- comparison
+
+def comparison_text(comparison: "ModelComparison", fmt: str) -> str:
+    frame = tables.comparison_frame(comparison)
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        payload = _header("comparison")
+        payload["models"] = _records(frame)
+        payload["totals"] = [tables.totals_dict(c) for c in comparison.costs]
+        payload["summary"] = comparison.summary_lines()
+        return _json(payload)
+    if fmt == "md":
+        names = " vs ".join(c.name for c in comparison.costs)
+        lines = [f"# {names}", "", _markdown(frame.drop(columns=["published_source"])), ""]
+        lines += [f"- {line}" for line in comparison.summary_lines()]
+        sources = {p.source for p in comparison.published if p}
+        if sources:
+            lines += ["", "Published numbers: " + "; ".join(sorted(sources)) + "."]
+        lines += ["", "_" + conventions.caption() + "_", ""]
+        return "\n".join(lines)
+    raise UsageError(f"format {fmt!r} is rendered, not exported")
+
+
+# ---------------------------------------------------------------------------- list
+
+def models_frame(specs: Sequence["ModelSpec"]) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "model": s.name, "family": s.family,
+        "knobs": ", ".join(f"{k.name}={k.default}" for k in s.knobs),
+        "default_input": "x".join(str(d) for d in (1, *s.input_shape)),
+        "reference": s.reference,
+    } for s in specs], columns=["model", "family", "knobs", "default_input", "reference"])
+
+
+def models_text(specs: Sequence["ModelSpec"], fmt: str) -> str:
+    frame = models_frame(specs)
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        payload = _header("models")
+        payload["models"] = _records(frame)
+        return _json(payload)
+    if fmt == "md":
+        return _markdown(frame) + "\n"
+    raise UsageError(f"format {fmt!r} is rendered, not exported")
+
+
+# ------------------------------------------------------------------ any plain frame
+
+def frame_text(frame: "pd.DataFrame", fmt: str, caption: str = "", kind: str = "table") -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        payload = _header(kind)
+        payload["rows"] = _records(frame)
+        payload["note"] = caption
+        return _json(payload)
+    if fmt == "md":
+        return _markdown(frame) + ("\n\n_" + caption + "_\n" if caption else "\n")
+    raise UsageError(f"format {fmt!r} is rendered, not exported")

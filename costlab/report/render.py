@@ -1,0 +1,132 @@
+"""Rich tables for the terminal. Takes finished results; computes nothing of its own."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from costlab import conventions
+from costlab.report import tables
+from costlab.report.export import uncounted_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from costlab.analysis.records import ModelCost
+    from costlab.api import ModelComparison
+    from costlab.models.registry import ModelSpec
+
+
+def millions(n: float | None, digits: int = 2) -> str:
+    return "" if n is None else f"{n / 1e6:,.{digits}f}"
+
+
+def mega(n: float | None, digits: int = 2) -> str:
+    return "" if n is None else f"{n:,.{digits}f}"
+
+
+def ratio(r: float | None) -> str:
+    return "" if r is None else f"{r:.2f}x"
+
+
+def to_text(draw: Callable[[Console], None], width: int = 200) -> str:
+    """What ``draw`` prints, as plain text (for ``--format table -o FILE``)."""
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+    draw(console)
+    return console.export_text()
+
+
+def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Console) -> None:
+    t = cost.total
+    shapes = " ".join(tables.shape_text(s) for s in cost.info.input_shapes)
+    title = f"{cost.name} {cost.info.variant}  input {shapes}"
+
+    modules = Table(title=f"{title}\nmodules to depth {depth}", title_justify="left",
+                    caption=conventions.MACS, caption_justify="left")
+    for col in ("module", "type", "MACs (M)", "FLOPs (M)", "params", "read (MB)",
+                "written (MB)", "% MACs"):
+        modules.add_column(col, justify="left" if col in ("module", "type") else "right")
+    for m in cost.modules(depth):
+        modules.add_row("  " * (m.depth - 1) + m.path, m.module_type, millions(m.macs, 3),
+                        millions(m.flops, 3), f"{m.params:,}", millions(m.bytes_read, 3),
+                        millions(m.bytes_written, 3),
+                        f"{100 * m.macs / t.macs:.1f}" if t.macs else "")
+    console.print(modules)
+
+    if layers:
+        layer_table = Table(title="layers (one row per op; views not shown)", title_justify="left")
+        for col in ("#", "module", "op", "category", "input", "output", "k", "s", "g",
+                    "MACs (M)", "FLOPs (M)", "params", "read (MB)", "written (MB)", "% MACs"):
+            layer_table.add_column(col, justify="left" if col in (
+                "module", "op", "category", "input", "output") else "right")
+        for row in tables.layer_rows(cost):
+            layer_table.add_row(
+                str(row["index"]), row["module"] or "(root)", row["op"],
+                row["category"] if row["counted"] else "[red]uncounted[/red]",
+                row["input_shape"], row["output_shape"], row["kernel"], row["stride"],
+                str(row["groups"]), millions(row["macs"], 3), millions(row["flops"], 3),
+                f"{row['params']:,}" if row["params"] else "", millions(row["bytes_read"], 3),
+                millions(row["bytes_written"], 3), f"{100 * row['share_macs']:.1f}")
+        console.print(layer_table)
+
+    partial = " (partial: some ops uncounted)" if t.partial else ""
+    console.print(
+        f"[bold]Total[/bold]{partial}: MACs {t.macs:,} ({millions(t.macs)} M), "
+        f"FLOPs {t.flops:,} ({millions(t.flops)} M), params {t.params:,}, "
+        f"buffers {t.buffers:,}, memory access {millions(t.memory_access_bytes)} MB "
+        f"(read {millions(t.bytes_read)}, written {millions(t.bytes_written)}), "
+        f"peak activation {millions(t.peak_activation_bytes)} MB, {t.ops} ops; "
+        f"bytes as {cost.info.dtype or 'each tensor dtype'}, traced on {cost.info.device}.")
+    console.print(uncounted_text(cost))
+    console.print("[dim]" + conventions.caption() + "[/dim]")
+
+
+def render_comparison(comparison: "ModelComparison", console: Console) -> None:
+    table = Table(title="cost comparison (computed beside published)", title_justify="left",
+                  caption="Ratios are to the first model; pub = published.",
+                  caption_justify="left")
+    for col in ("model", "variant", "input", "MACs (M)", "FLOPs (M)", "params (M)",
+                "mem access (MB)", "peak act (MB)", "pub MACs (M)", "pub params (M)",
+                "pub top-1", "MACs x", "params x"):
+        table.add_column(col, justify="left" if col in ("model", "variant", "input") else "right")
+    for row in tables.comparison_rows(comparison):
+        table.add_row(
+            row["model"], row["variant"], row["input"], mega(row["macs_m"]),
+            mega(row["flops_m"]), mega(row["params_m"]), mega(row["memory_access_mb"]),
+            mega(row["peak_activation_mb"]), mega(row["published_macs_m"], 0),
+            mega(row["published_params_m"], 1), mega(row["published_top1"], 1),
+            ratio(row["macs_ratio"]), ratio(row["params_ratio"]))
+    console.print(table)
+    for line in comparison.summary_lines():
+        console.print(line)
+    for cost in comparison.costs:
+        if cost.uncounted:
+            console.print(f"{cost.name}: {uncounted_text(cost)}")
+    sources = sorted({p.source for p in comparison.published if p})
+    if sources:
+        console.print("Published: " + "; ".join(sources) + ".")
+    console.print("[dim]" + conventions.caption() + "[/dim]")
+
+
+def render_models(specs: Sequence["ModelSpec"], console: Console) -> None:
+    table = Table(title="registered models", title_justify="left")
+    for col in ("model", "family", "knobs (defaults)", "default input", "follows"):
+        table.add_column(col)
+    for s in specs:
+        table.add_row(s.name, s.family, ", ".join(f"{k.name}={k.default}" for k in s.knobs),
+                      "x".join(str(d) for d in (1, *s.input_shape)), s.reference)
+    console.print(table)
+
+
+def render_frame(frame: "pd.DataFrame", title: str, console: Console, caption: str = "") -> None:
+    table = Table(title=title, title_justify="left", caption=caption or None,
+                  caption_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col))
+    for values in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else (f"{v:,}" if isinstance(v, int) else str(v))
+                        for v in values])
+    console.print(table)

@@ -1,0 +1,88 @@
+"""Results as tables (pandas DataFrames) and plain values: data only, no rendering."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from costlab.analysis.aggregate import layer_rows, module_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from costlab.analysis.records import ModelCost
+    from costlab.api import ModelComparison
+
+MILLION = 1_000_000
+
+COMPARISON_COLUMNS = [
+    "model", "variant", "input", "macs_m", "flops_m", "params_m", "buffers_m",
+    "memory_access_mb", "peak_activation_mb", "published_macs_m", "published_params_m",
+    "published_top1", "macs_ratio", "params_ratio", "memory_access_ratio", "ops",
+    "uncounted_ops", "published_source",
+]
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def variant_text(knobs: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in knobs.items())
+
+
+def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
+    rows = []
+    for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios()):
+        t = cost.total
+        rows.append({
+            "model": cost.name,
+            "variant": cost.info.variant,
+            "input": " ".join(shape_text(s) for s in cost.info.input_shapes),
+            "macs_m": t.macs / MILLION,
+            "flops_m": t.flops / MILLION,
+            "params_m": t.params / MILLION,
+            "buffers_m": t.buffers / MILLION,
+            "memory_access_mb": t.memory_access_bytes / MILLION,
+            "peak_activation_mb": t.peak_activation_bytes / MILLION,
+            "published_macs_m": pub.macs_millions if pub else None,
+            "published_params_m": pub.params_millions if pub else None,
+            "published_top1": pub.top1_percent if pub else None,
+            "macs_ratio": ratio["macs"],
+            "params_ratio": ratio["params"],
+            "memory_access_ratio": ratio["memory_access"],
+            "ops": t.ops,
+            "uncounted_ops": sum(u.calls for u in cost.uncounted),
+            "published_source": pub.source if pub else "",
+        })
+    return rows
+
+
+def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame(comparison_rows(comparison), columns=COMPARISON_COLUMNS)
+
+
+def totals_dict(cost: "ModelCost") -> dict[str, Any]:
+    t = cost.total
+    return {
+        "macs": t.macs, "flops": t.flops, "params": t.params, "buffers": t.buffers,
+        "bytes_read": t.bytes_read, "bytes_written": t.bytes_written,
+        "memory_access_bytes": t.memory_access_bytes,
+        "peak_activation_bytes": t.peak_activation_bytes, "ops": t.ops,
+        "known_zero_calls": cost.known_zero_calls, "partial": t.partial,
+    }
+
+
+def analysis_frame(cost: "ModelCost", depth: int, layers: bool = True) -> "pd.DataFrame":
+    """Module rows (to ``depth``) then layer rows, in one table with a ``row`` column."""
+    import pandas as pd
+
+    rows = [{"row": "module", **r} for r in module_rows(cost, depth)]
+    if layers:
+        rows += [{"row": "layer", **r} for r in layer_rows(cost)]
+    columns = ["row", "module", "module_type", "depth", "index", "op", "category",
+               "input_shape", "output_shape", "kernel", "stride", "groups", "macs", "flops",
+               "params", "bytes_read", "bytes_written", "memory_access_bytes", "share_macs",
+               "ops", "counted", "note"]
+    return pd.DataFrame(rows, columns=columns)
