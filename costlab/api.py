@@ -84,7 +84,9 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")
         module, resolved = model, {}
         name = name or type(model).__name__
-        first = next(iter(module.parameters()), None) or next(iter(module.buffers()), None)
+        first = next(iter(module.parameters()), None)
+        if first is None:
+            first = next(iter(module.buffers()), None)
         run_device = str(first.device) if first is not None else "cpu"
         shape = tuple(input_shape) if input_shape is not None else None
     else:

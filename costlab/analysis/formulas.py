@@ -89,10 +89,10 @@ def register(names: Sequence[str] | str, doc: str) -> Callable[[Formula], Formul
         names = [names]
 
     def deco(formula: Formula) -> Formula:
-        for packet in _packets(names):
-            _REGISTRY[packet] = FormulaEntry(formula, doc)
         for name in names:
-            _DOCS[name] = doc
+            for packet in _packets([name]):
+                _REGISTRY[packet] = FormulaEntry(formula, doc)
+                _DOCS[name] = doc
         return formula
 
     return deco
@@ -616,9 +616,8 @@ register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
           "ones", "ones_like", "full", "full_like", "new_zeros", "new_ones", "new_full",
           "scalar_tensor", "arange", "lift_fresh_copy", "slice_scatter", "select_scatter",
           "as_strided_scatter", "masked_scatter", "upsample_nearest1d", "upsample_nearest2d",
-          "upsample_nearest3d", "_upsample_nearest_exact2d", "sort", "topk", "unique_dim",
-          "_unique2", "nonzero", "one_hot", "bernoulli", "bernoulli_", "uniform_", "normal_",
-          "rand", "randn", "randint", "randperm", "linspace", "expand_copy", "view_copy",
+          "upsample_nearest3d", "_upsample_nearest_exact2d", "one_hot", "linspace",
+          "expand_copy", "view_copy",
           "permute_copy", "split_copy", "unbind_copy", "t_copy", "transpose_copy",
           "unsqueeze_copy", "squeeze_copy", "_reshape_copy", "im2col", "col2im"],
          "no FLOPs; bytes read and written only")(_movement)
@@ -663,7 +662,8 @@ def overview() -> list[tuple[str, str]]:
     for name, doc in _DOCS.items():
         groups.setdefault(doc, []).append(name)
     rows = [(", ".join(sorted(names)), doc) for doc, names in groups.items()]
-    rows.append((", ".join(sorted(KNOWN_ZERO_NAMES)), "known zero: views, aliases, metadata, "
+    zero = sorted(name for name in KNOWN_ZERO_NAMES if _packets([name]))
+    rows.append((", ".join(zero), "known zero: views, aliases, metadata, "
                  "bare allocations (no arithmetic, no data traffic)"))
     return rows
 

@@ -134,6 +134,15 @@ def uncounted_text(cost: "ModelCost") -> str:
 
 # ---------------------------------------------------------------------- comparison
 
+MARKDOWN_LABELS = {
+    "macs_m": "MACs (M)", "flops_m": "FLOPs (M)", "params_m": "params (M)",
+    "buffers_m": "buffers (M)", "memory_access_mb": "memory access (MB)",
+    "peak_activation_mb": "peak activation (MB)", "published_macs_m": "published MACs (M)",
+    "published_params_m": "published params (M)", "published_top1": "published top-1 (%)",
+    "macs_ratio": "MACs x", "params_ratio": "params x", "memory_access_ratio": "memory access x",
+    "uncounted_ops": "uncounted ops",
+}
+
 def comparison_text(comparison: "ModelComparison", fmt: str) -> str:
     frame = tables.comparison_frame(comparison)
     if fmt == "csv":
@@ -146,7 +155,8 @@ def comparison_text(comparison: "ModelComparison", fmt: str) -> str:
         return _json(payload)
     if fmt == "md":
         names = " vs ".join(c.name for c in comparison.costs)
-        lines = [f"# {names}", "", _markdown(frame.drop(columns=["published_source"])), ""]
+        readable = frame.drop(columns=["published_source"]).rename(columns=MARKDOWN_LABELS)
+        lines = [f"# {names}", "", _markdown(readable), ""]
         lines += [f"- {line}" for line in comparison.summary_lines()]
         sources = {p.source for p in comparison.published if p}
         if sources:

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates every checked-in report from the current code: bash reports/regenerate.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.md
+costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.csv
+costlab analyze mobilenet_v2 --depth 2 --no-layers -o mobilenet_v2_modules.md
+costlab formulas -o formulas.md

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import costlab
+from costlab.errors import UsageError
+from costlab.report import export
+
+
+def test_write_atomic_replaces_whole_file(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old contents that are longer than the new ones")
+    export.write_atomic(str(target), "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary left behind
+
+
+def test_write_atomic_failure_keeps_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.os, "replace", broken_replace)
+    with pytest.raises(UsageError, match="No space left on device"):
+        export.write_atomic(str(target), "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_check_writable_rejects_missing_dir_and_directories(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        export.check_writable(str(tmp_path / "nope" / "x.csv"))
+    with pytest.raises(UsageError, match="is a directory"):
+        export.check_writable(str(tmp_path))
+
+
+@pytest.mark.parametrize("name,fmt", [("a.csv", "csv"), ("a.MD", "md"), ("a.json", "json"),
+                                      ("a.txt", "table"), ("a", "table")])
+def test_format_from_suffix(name, fmt):
+    assert export.format_for(None, name) == fmt
+    assert export.format_for("json", name) == "json"
+
+
+def test_analysis_payload_round_trip():
+    cost = costlab.analyze("mobilenet_v1")
+    payload = json.loads(export.analysis_text(cost, "json", depth=1))
+    assert payload["totals"]["flops"] == cost.total.flops
+    assert len(payload["layers"]) == len(cost.layers)
+    assert [m["module"] for m in payload["modules"]] == ["features", "pool", "classifier"]
+    assert payload["conventions"][0].startswith("MACs: multiply-accumulates")
+
+
+def test_uncounted_ops_reach_every_format():
+    import torch
+    from torch import nn
+
+    class Spectral(nn.Module):
+        def forward(self, x):
+            return torch.fft.rfft(x).real
+
+    cost = costlab.analyze(Spectral(), input_shape=(2, 8))
+    assert "Uncounted ops" in export.analysis_text(cost, "md", depth=1)
+    assert "_fft_r2c x1" in export.uncounted_text(cost)
+    payload = json.loads(export.analysis_text(cost, "json", depth=1))
+    assert payload["uncounted"] == [{"op": "_fft_r2c", "calls": 1, "modules": [""]}]
+    assert payload["totals"]["partial"] is True
+    csv = export.analysis_text(cost, "csv", depth=1)
+    assert "no formula: uncounted" in csv

@@ -1,0 +1,236 @@
+"""Every command and format through typer's CliRunner, and bad input end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from costlab.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def ok(*args) -> str:
+    result = invoke(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def fails(*args, code: int | None = None):
+    result = invoke(*args)
+    assert result.exit_code != 0
+    if code is not None:
+        assert result.exit_code == code
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+# ------------------------------------------------------------------------- list
+
+def test_list_table_and_csv():
+    out = ok("list")
+    assert "mobilenet_v1" in out and "width=1.0" in out and "1x3x224x224" in out
+    frame = pd.read_csv(io.StringIO(ok("list", "--format", "csv")))
+    assert {"mobilenet_v1", "mobilenet_v2"} <= set(frame["model"])
+
+
+# ---------------------------------------------------------------------- analyze
+
+def test_analyze_table_has_modules_layers_footer():
+    out = ok("analyze", "mobilenet_v2", "--depth", "2")
+    assert "features.2" in out and "InvertedResidual" in out  # module rows
+    assert "depthwise conv" in out and "3x3" in out  # layer rows with kernel
+    assert "MACs 300,774,272" in out and "params 3,504,872" in out  # footer totals
+    assert "Uncounted ops: none" in out
+    assert "multiply-accumulates of conv, linear, matmul and attention" in out  # conventions
+
+
+def test_analyze_csv_parses_back_to_the_same_numbers():
+    frame = pd.read_csv(io.StringIO(ok("analyze", "mobilenet_v1", "-f", "csv", "-d", "2")))
+    layers = frame[frame["row"] == "layer"]
+    modules = frame[(frame["row"] == "module") & (frame["depth"] == 1)]
+    assert layers["macs"].sum() == 568_740_352
+    assert modules["macs"].sum() == 568_740_352
+    assert layers["params"].sum() == 4_231_976
+    first = layers.iloc[0]
+    assert (first["op"], first["kernel"], first["stride"], first["output_shape"]) == (
+        "convolution", "3x3", "2x2", "1x32x112x112")
+
+
+def test_analyze_json_schema_and_totals():
+    payload = json.loads(ok("analyze", "mobilenet_v1", "--format", "json"))
+    assert payload["schema_version"] == 1 and payload["kind"] == "analysis"
+    assert payload["totals"]["macs"] == 568_740_352
+    assert payload["totals"]["partial"] is False
+    assert sum(row["macs"] for row in payload["layers"]) == 568_740_352
+    assert payload["model"]["input_shapes"] == [[1, 3, 224, 224]]
+    assert payload["uncounted"] == []
+
+
+def test_analyze_markdown_is_a_github_table():
+    md = ok("analyze", "mobilenet_v1", "--format", "md", "--no-layers")
+    lines = md.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| module"))
+    separator = lines[header + 1]
+    assert set(separator.replace("|", "").replace(":", "")) == {"-"}
+    assert separator.count("|") == lines[header].count("|")
+    assert "| MACs | 568,740,352 |" in md
+    assert "## Layers" not in md
+
+
+def test_analyze_knobs_resolution_batch_dtype():
+    payload = json.loads(ok("analyze", "mobilenet_v1", "-w", "0.5", "-r", "160", "-b", "2",
+                            "--dtype", "float16", "-f", "json", "--no-layers"))
+    assert payload["model"]["knobs"]["width"] == 0.5
+    assert payload["model"]["input_shapes"] == [[2, 3, 160, 160]]
+    assert payload["model"]["dtype"] == "float16"
+    full = json.loads(ok("analyze", "mobilenet_v1", "-w", "0.5", "-r", "160", "-b", "2",
+                         "-f", "json", "--no-layers"))
+    single = json.loads(ok("analyze", "mobilenet_v1", "-w", "0.5", "-r", "160", "-f", "json",
+                           "--no-layers"))
+    assert payload["totals"]["macs"] == full["totals"]["macs"] == 2 * single["totals"]["macs"]
+    assert abs(single["totals"]["macs"] / 1e6 - 76) < 1  # MobileNet V1 Table 7: 0.50 @ 160
+    assert payload["totals"]["memory_access_bytes"] * 2 == full["totals"]["memory_access_bytes"]
+
+
+def test_analyze_device_cpu_equals_meta():
+    meta = json.loads(ok("analyze", "mobilenet_v2", "-f", "json", "--no-layers"))
+    cpu = json.loads(ok("analyze", "mobilenet_v2", "-f", "json", "--no-layers", "--device",
+                        "cpu"))
+    assert meta["totals"] == cpu["totals"]
+
+
+def test_analyze_check_fvcore():
+    out = ok("analyze", "mobilenet_v1", "--check", "fvcore", "-f", "json")
+    payload = json.loads(out)
+    rows = {r["module"]: r for r in payload["rows"]}
+    total = rows["(total)"]
+    assert total["costlab_macs"] == 568_740_352
+    # fvcore = MACs + 2 per BatchNorm element (affine) + 1 per pooled input element
+    from costlab import analyze
+
+    cost = analyze("mobilenet_v1")
+    bn_elements = sum(r.flops // 4 for r in cost.layers if r.category == "norm")
+    assert total["fvcore"] == 568_740_352 + 2 * bn_elements + 1024 * 7 * 7
+    assert rows["classifier"]["difference"] == 0
+    assert "BatchNorm" in rows["features"]["why"]
+
+
+# ---------------------------------------------------------------------- compare
+
+def test_compare_table_with_published_and_ratios():
+    out = ok("compare", "mobilenet_v1", "mobilenet_v2")
+    assert "mobilenet_v2: 0.53x MACs, 0.83x params" in out
+    assert "568.74" in out and "300.77" in out and "569" in out and "70.6" in out
+    assert "Howard et al. 2017" in out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "md", "json"])
+def test_compare_exports(fmt, tmp_path):
+    target = tmp_path / f"cmp.{fmt}"
+    ok("compare", "mobilenet_v1", "mobilenet_v2", "-o", str(target))  # format from suffix
+    text = target.read_text()
+    if fmt == "csv":
+        frame = pd.read_csv(target)
+        assert list(frame["model"]) == ["mobilenet_v1", "mobilenet_v2"]
+        assert frame["macs_m"].iloc[0] == pytest.approx(568.740352)
+        assert frame["published_macs_m"].tolist() == [569, 300]
+        assert frame["macs_ratio"].iloc[1] == pytest.approx(300_774_272 / 568_740_352)
+    elif fmt == "json":
+        payload = json.loads(text)
+        assert payload["schema_version"] == 1 and payload["kind"] == "comparison"
+        assert payload["totals"][1]["macs"] == 300_774_272
+        assert payload["models"][0]["published_top1"] == 70.6
+    else:
+        assert "| model " in text and "mobilenet_v2: 0.53x MACs, 0.83x params" in text
+
+
+def test_compare_width_applies_to_all():
+    frame = pd.read_csv(io.StringIO(ok("compare", "mobilenet_v1", "mobilenet_v2", "-w", "0.75",
+                                       "-f", "csv")))
+    assert list(frame["variant"]) == ["width=0.75", "width=0.75"]
+    assert round(frame["macs_m"].iloc[0]) == 325
+    assert frame["published_macs_m"].isna().all()  # no published row for width 0.75
+
+
+def test_table_written_to_file(tmp_path):
+    target = tmp_path / "table.txt"
+    ok("compare", "mobilenet_v1", "mobilenet_v2", "-o", str(target))
+    assert "0.53x MACs" in target.read_text()
+
+
+def test_formulas_command():
+    frame = pd.read_csv(io.StringIO(ok("formulas", "-f", "csv")))
+    text = " ".join(frame["ops"])
+    assert "convolution" in text and "addmm" in text and "view" in text
+
+
+# ---------------------------------------------------------------------- bad input
+
+def test_unknown_model_suggests_and_exits_2():
+    line = fails("analyze", "mobilenetv2", code=2)
+    assert "unknown model 'mobilenetv2'" in line and "mobilenet_v2" in line
+    fails("compare", "mobilenet_v1", "resnet9000", code=2)
+
+
+@pytest.mark.parametrize("args", [
+    ["--input", "1,3,x,224"], ["--input", "1,3,0,224"], ["--input", ""], ["--resolution", "0"],
+    ["--width", "0"], ["--width", "-0.5"], ["--batch", "0"], ["--dtype", "float64"],
+    ["--device", "tpu"], ["--format", "xlsx"], ["--knob", "width"], ["--knob", "groups=3"],
+    ["--depth", "0"], ["--check", "thop"],
+])
+def test_malformed_options_get_one_line(args):
+    fails("analyze", "mobilenet_v1", *args, code=2)
+
+
+def test_bad_resolution_type_is_rejected_without_traceback():
+    result = invoke("analyze", "mobilenet_v1", "--resolution", "big")
+    assert result.exit_code == 2 and "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("where", ["missing_dir/out.csv", "."])
+def test_unwritable_output(where, tmp_path):
+    target = tmp_path / where
+    fails("compare", "mobilenet_v1", "mobilenet_v2", "-o", str(target), code=2)
+    assert not (tmp_path / "missing_dir").exists()
+
+
+def test_failing_forward_leaves_no_file(tmp_path):
+    target = tmp_path / "out.csv"
+    line = fails("analyze", "mobilenet_v1", "--input", "1,5,224,224", "-o", str(target), code=1)
+    assert "features.0.conv" in line and "(1, 5, 224, 224)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_target_is_not_clobbered(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root can write read-only files")
+    target = tmp_path / "keep.csv"
+    target.write_text("old")
+    target.chmod(0o444)
+    fails("analyze", "mobilenet_v1", "-o", str(target), code=2)
+    assert target.read_text() == "old"
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys\nfrom costlab.cli import app\n"
+            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "assert 'pandas' not in sys.modules, 'pandas imported'\nprint('clean')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "clean" in result.stdout and "compare" in result.stdout

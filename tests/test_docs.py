@@ -1,0 +1,54 @@
+"""The README's quick start and the checked-in reports stay true to the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from costlab.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section)
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_second():
+    install_and_compare, install_and_test = quick_start_commands()
+    assert install_and_compare.endswith("costlab compare mobilenet_v1 mobilenet_v2")
+    assert "pip install torch==2.13.0" in install_and_compare
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert install_and_test in ci
+
+
+def test_readme_example_numbers_are_current():
+    from costlab import compare
+
+    readme = (ROOT / "README.md").read_text()
+    c = compare(["mobilenet_v1", "mobilenet_v2"])
+    v1, v2 = c.costs
+    for cost in (v1, v2):
+        assert f"| {cost.name} | {cost.total.macs / 1e6:,.2f} | {cost.total.flops / 1e6:,.2f} |" \
+            in readme
+    assert c.summary_lines()[0].split(" (vs")[0] in readme
+
+
+@pytest.mark.parametrize("name,args", [
+    ("mobilenet_v1_vs_v2.md", ["compare", "mobilenet_v1", "mobilenet_v2"]),
+    ("mobilenet_v1_vs_v2.csv", ["compare", "mobilenet_v1", "mobilenet_v2"]),
+    ("mobilenet_v2_modules.md", ["analyze", "mobilenet_v2", "--depth", "2", "--no-layers"]),
+    ("formulas.md", ["formulas"]),
+])
+def test_checked_in_reports_are_not_stale(name, args, tmp_path):
+    fresh = tmp_path / name
+    result = CliRunner().invoke(app, [*args, "-o", str(fresh)])
+    assert result.exit_code == 0, result.stderr
+    assert (ROOT / "reports" / name).read_text() == fresh.read_text(), \
+        f"reports/{name} is stale: run bash reports/regenerate.sh"
+    assert name.split(".")[0] in (ROOT / "reports" / "regenerate.sh").read_text()
