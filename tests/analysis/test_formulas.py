@@ -282,3 +282,64 @@ def test_every_category_is_named():
     categories = {formulas.lookup(p).formula((TensorSpec((1, 2, 3, 3)),) * 3, {}, TensorSpec(
         (1, 2, 3, 3))).category for p in (torch.ops.aten.add, torch.ops.aten.relu)}
     assert categories <= set(formulas.CATEGORIES)
+
+
+ATTENTION_KERNELS = [
+    ("_scaled_dot_product_flash_attention_for_cpu", False),
+    ("_scaled_dot_product_flash_attention", False),
+    ("_scaled_dot_product_efficient_attention", False),
+    ("_scaled_dot_product_cudnn_attention", False),
+    ("_scaled_dot_product_fused_attention_overrideable", False),
+    ("_flash_attention_forward", True),
+    ("_efficient_attention_forward", True),
+]
+
+
+@pytest.mark.parametrize("name,heads_last", ATTENTION_KERNELS)
+def test_attention_kernels_read_their_real_schema(name, heads_last):
+    """Build each CPU/CUDA kernel's arguments from torch's own schema, causal on, and check
+    the formula finds the shapes and the causal flag where the schema puts them."""
+    packet = getattr(torch.ops.aten, name, None)
+    if packet is None:
+        pytest.skip(f"{name} not in this torch build")
+    schema = packet.default._schema
+    q = TensorSpec((2, 16, 4, 32) if heads_last else (2, 4, 16, 32))
+    args, kwargs = [], {}
+    for arg in schema.arguments:
+        if arg.name in ("query", "key", "value"):
+            value = q
+        elif arg.name == "is_causal":
+            value = True
+        elif arg.name == "custom_mask_type":
+            value = 1  # causal from the top left
+        elif arg.has_default_value():
+            value = arg.default_value
+        else:
+            value = None
+        if arg.kwarg_only:
+            kwargs[arg.name] = value
+        else:
+            args.append(value)
+    cost = formulas.lookup(packet).formula(tuple(args), kwargs, None)
+    assert cost.category == formulas.ATTENTION
+    assert cost.macs == 2 * 4 * 16 * 16 * (32 + 32)
+    assert cost.attrs["note"] == "causal mask counted dense"
+    assert cost.flops == 2 * cost.macs + 2 * 4 * 16 * 16 * 6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", ["FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH",
+                                     "CUDNN_ATTENTION"])
+def test_sdpa_same_count_on_every_cuda_backend(backend):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    sdpa = Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    inputs = tuple(torch.randn(2, 4, 64, 64, device="cuda", dtype=torch.float16)
+                   for _ in range(3))
+    try:
+        with sdpa_kernel(getattr(SDPBackend, backend)):
+            cost = costlab.analyze(sdpa, inputs=inputs)
+    except costlab.errors.ForwardError as exc:
+        pytest.skip(f"{backend} unavailable here: {exc}")
+    r = only(cost)
+    assert r.macs == 2 * 4 * 64 * 64 * 128 and r.attrs["note"] == "causal mask counted dense"
