@@ -344,66 +344,33 @@ _SDPA_DOC = ("MACs = batch x heads x L x S x (E + Ev) (QK^T and AV, causal masks
              "FLOPs = 2 x MACs + scores x (1 scale + 5 softmax [+ 1 mask])")
 
 
-@register("scaled_dot_product_attention", _SDPA_DOC)
-def _sdpa(args, kwargs, out) -> OpCost:
-    mask = _arg(args, kwargs, 3, "attn_mask")
-    causal = bool(_arg(args, kwargs, 5, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=mask is not None)
+def _attention_kernel(causal_at: int, mask_at: int | None = None, mask_name: str = "attn_bias",
+                      *, causal_name: str = "is_causal", heads_last: bool = False) -> Formula:
+    """An attention formula reading the causal flag and mask where the op's schema has them
+    (positional index, or keyword name for keyword-only arguments)."""
+
+    def formula(args, kwargs, out) -> OpCost:
+        mask = _arg(args, kwargs, mask_at, mask_name) if mask_at is not None else None
+        causal = bool(_arg(args, kwargs, causal_at, causal_name, False))
+        return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
+                              has_mask=mask is not None, heads_last=heads_last)
+
+    return formula
 
 
-@register(["_scaled_dot_product_flash_attention_for_cpu"], _SDPA_DOC)
-def _sdpa_flash_cpu(args, kwargs, out) -> OpCost:
-    causal = bool(_arg(args, kwargs, 4, "is_causal", False))
-    mask = _arg(args, kwargs, 5, "attn_mask")
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=mask is not None)
-
-
-@register(["_scaled_dot_product_flash_attention"], _SDPA_DOC)
-def _sdpa_flash(args, kwargs, out) -> OpCost:
-    causal = bool(_arg(args, kwargs, 4, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=False)
-
-
-@register(["_scaled_dot_product_efficient_attention"], _SDPA_DOC)
-def _sdpa_efficient(args, kwargs, out) -> OpCost:
-    bias = _arg(args, kwargs, 3, "attn_bias")
-    causal = bool(_arg(args, kwargs, 6, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=bias is not None)
-
-
-@register(["_scaled_dot_product_cudnn_attention"], _SDPA_DOC)
-def _sdpa_cudnn(args, kwargs, out) -> OpCost:
-    bias = _arg(args, kwargs, 3, "attn_bias")
-    causal = bool(_arg(args, kwargs, 6, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=bias is not None)
-
-
-@register(["_scaled_dot_product_fused_attention_overrideable"], _SDPA_DOC)
-def _sdpa_overrideable(args, kwargs, out) -> OpCost:
-    bias = _arg(args, kwargs, 3, "attn_bias")
-    causal = bool(_arg(args, kwargs, 5, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=bias is not None)
-
-
-@register(["_flash_attention_forward"], _SDPA_DOC + "; (batch, L, heads, E) layout")
-def _flash_forward(args, kwargs, out) -> OpCost:
-    causal = bool(_arg(args, kwargs, 8, "is_causal", False))
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
-                          has_mask=False, heads_last=True)
-
-
-@register(["_efficient_attention_forward"], _SDPA_DOC + "; (batch, L, heads, E) layout")
-def _efficient_forward(args, kwargs, out) -> OpCost:
-    bias = _arg(args, kwargs, 3, "bias")
-    mask_type = _arg(args, kwargs, 9, "custom_mask_type", 0)
-    return attention_cost(args[0].shape, args[1].shape, args[2].shape,
-                          causal=bool(mask_type), has_mask=bias is not None, heads_last=True)
+# The composite op (seen at function level and in exported graphs), then the kernels it
+# dispatches to on CPU, CUDA and other backends.
+register("scaled_dot_product_attention", _SDPA_DOC)(_attention_kernel(5, 3, "attn_mask"))
+register("_scaled_dot_product_flash_attention_for_cpu", _SDPA_DOC)(
+    _attention_kernel(4, 5, "attn_mask"))
+register("_scaled_dot_product_flash_attention", _SDPA_DOC)(_attention_kernel(4))
+register(["_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention"],
+         _SDPA_DOC)(_attention_kernel(6, 3))
+register("_scaled_dot_product_fused_attention_overrideable", _SDPA_DOC)(_attention_kernel(5, 3))
+_KERNEL_DOC = _SDPA_DOC + "; (batch, L, heads, E) layout"
+register("_flash_attention_forward", _KERNEL_DOC)(_attention_kernel(8, heads_last=True))
+register("_efficient_attention_forward", _KERNEL_DOC)(
+    _attention_kernel(9, 3, "bias", causal_name="custom_mask_type", heads_last=True))
 
 
 # ------------------------------------------------------------------- normalization
@@ -552,24 +519,24 @@ def adaptive_window_total(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> 
     return total
 
 
+def _adaptive_windows(args, out) -> int:
+    """Total window elements over all outputs of an adaptive pooling op."""
+    x, o = args[0].shape, _first(out).shape
+    dims = len(o) - 2 if len(o) > 2 else 1
+    return numel(x[:-dims]) * adaptive_window_total(x[-dims:], o[-dims:])
+
+
 @register(["_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_avg_pool3d"],
           "window size FLOPs per output element (adds and a divide), windows exact")
 def _adaptive_avg(args, kwargs, out) -> OpCost:
-    x, o = args[0].shape, _first(out).shape
-    dims = len(o) - 2 if len(o) > 2 else 1
-    lead = numel(x[:-dims])
-    return OpCost(0, lead * adaptive_window_total(x[-dims:], o[-dims:]), POOLING)
+    return OpCost(0, _adaptive_windows(args, out), POOLING)
 
 
 @register(["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"],
           "window size - 1 comparisons per output element, windows exact")
 def _adaptive_max(args, kwargs, out) -> OpCost:
-    x, o = args[0].shape, _first(out).shape
-    dims = len(o) - 2 if len(o) > 2 else 1
-    lead = numel(x[:-dims])
-    total = lead * adaptive_window_total(x[-dims:], o[-dims:])
-    return OpCost(0, total - _out_numel(out), POOLING)
+    return OpCost(0, _adaptive_windows(args, out) - _out_numel(out), POOLING)
 
 
 # -------------------------------------------------------------------- reductions

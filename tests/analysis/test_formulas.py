@@ -231,6 +231,8 @@ def test_pooling():
     assert only(cost_of(nn.AdaptiveAvgPool2d(1), (1, 4, 7, 7))).flops == 4 * 49
     r = only(cost_of(nn.AdaptiveAvgPool2d(3), (1, 2, 7, 7)))
     assert r.flops == 2 * adaptive_window_total((7, 7), (3, 3)) == 2 * 81
+    r = only(cost_of(nn.AdaptiveMaxPool2d(3), (1, 2, 7, 7)))
+    assert r.flops == 2 * (81 - 9)  # comparisons: window size - 1 per output
 
 
 def test_adaptive_window_total_is_exact():
