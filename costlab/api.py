@@ -31,6 +31,25 @@ def _check_positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_shape(shape: Sequence[int]) -> None:
+    if not shape or any(int(d) <= 0 for d in shape):
+        raise UsageError(f"malformed input shape {tuple(shape)}: every dimension must be > 0")
+
+
+def make_input(shape: Sequence[int], dtype: str = "float32", device: str = "meta"):
+    """A seeded input: random floats for images, zeros (a valid id) for token inputs."""
+    import torch
+
+    shape = tuple(int(d) for d in shape)
+    torch_dtype = getattr(torch, dtype)
+    if device == "meta":
+        return torch.empty(shape, dtype=torch_dtype, device="meta")
+    if torch_dtype.is_floating_point:
+        gen = torch.Generator().manual_seed(0)
+        return torch.randn(shape, generator=gen, dtype=torch_dtype).to(device)
+    return torch.zeros(shape, dtype=torch_dtype, device=device)
+
+
 def _storage_dtype(dtype: str | None):
     import torch
 
@@ -71,18 +90,22 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
     if isinstance(model, str):
         spec = registry().get(model)
         resolved = spec.resolve_knobs(knobs)
+        shape = (tuple(input_shape) if input_shape is not None
+                 else spec.input_for(batch, resolution, resolved))
+        _check_shape(shape)
         with torch.device(device):
-            module = spec.builder(**resolved)
+            module = spec.build(input_shape=shape, **resolved)
         name = name or spec.name
         reference = spec.reference
         variant = ",".join(f"{k.name}={resolved[k.name]}" for k in spec.knobs
                            if resolved[k.name] != k.default)
-        shape = tuple(input_shape) if input_shape is not None else spec.input_for(batch, resolution)
+        input_dtype = spec.input_dtype
         run_device = device
     elif isinstance(model, nn.Module):
         if knobs:
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")
         module, resolved = model, {}
+        input_dtype = "float32"
         name = name or type(model).__name__
         first = next(iter(module.parameters()), None)
         if first is None:
@@ -95,12 +118,8 @@ def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, input
     if inputs is None:
         if shape is None:
             raise UsageError("give input_shape or inputs for a module")
-        shape = tuple(int(d) for d in shape)
-        if any(d <= 0 for d in shape):
-            raise UsageError(f"malformed input shape {shape}: every dimension must be > 0")
-        gen = torch.Generator().manual_seed(0)
-        inputs = (torch.randn(shape, generator=gen).to(run_device) if run_device != "meta"
-                  else torch.empty(shape, device="meta"),)
+        _check_shape(shape)
+        inputs = (make_input(shape, input_dtype, run_device),)
     elif isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
 
@@ -138,7 +157,7 @@ class ModelComparison:
     def summary_lines(self) -> list[str]:
         """``mobilenet_v2: 0.53x MACs, 0.83x params`` for every model after the first."""
         lines = []
-        for cost, r in list(zip(self.costs, self.ratios()))[1:]:
+        for cost, r in list(zip(self.costs, self.ratios(), strict=False))[1:]:
             parts = [f"{r[k]:.2f}x {label}" for k, label in (("macs", "MACs"), ("params", "params"))
                      if r[k] is not None]
             lines.append(f"{cost.name}: {', '.join(parts)} (vs {self.costs[0].name})")
@@ -167,18 +186,20 @@ def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
 
 def fvcore_check(model: Any, cost: ModelCost, depth: int = 1):
     """fvcore's per-module count of the same model beside ``cost`` (see fvcore_check.py)."""
-    import torch
     from torch import nn
 
     from costlab.analysis.fvcore_check import check_fvcore
     from costlab.models import registry
 
+    input_dtype = "float32"
     if isinstance(model, str):
-        module = registry().get(model).builder(**cost.info.knobs)  # a CPU twin, random weights
+        spec = registry().get(model)
+        # a CPU twin with random weights
+        module = spec.build(input_shape=cost.info.input_shapes[0], **cost.info.knobs)
+        input_dtype = spec.input_dtype
     elif isinstance(model, nn.Module):
         module = model
     else:
         raise UsageError(f"cannot check {type(model).__name__} with fvcore")
-    gen = torch.Generator().manual_seed(0)
-    inputs = tuple(torch.randn(s, generator=gen) for s in cost.info.input_shapes)
+    inputs = tuple(make_input(s, input_dtype, "cpu") for s in cost.info.input_shapes)
     return check_fvcore(cost, module, inputs, depth)

@@ -142,7 +142,8 @@ def list_models(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOp
 @app.command()
 @_guarded
 def analyze(
-    model: str = typer.Argument(..., help="a registered model name (see `costlab list`)"),
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered model name (see `costlab list`)"),
     depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="one row per op"),
     check: Optional[str] = typer.Option(None, "--check",
@@ -189,7 +190,8 @@ def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str]) 
 @app.command()
 @_guarded
 def compare(
-    models: List[str] = typer.Argument(..., help="two or more registered model names"),
+    models: List[str] = typer.Argument(..., metavar="MODEL...",
+                                       help="registered model names, the first is the baseline"),
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[str] = InputOpt,
     batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,

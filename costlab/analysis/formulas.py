@@ -509,7 +509,7 @@ def _avg_pool(args, kwargs, out) -> OpCost:
 def adaptive_window_total(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> int:
     """Sum over output positions of the adaptive pooling window size (exact, separable)."""
     total = 1
-    for n_in, n_out in zip(in_sizes, out_sizes):
+    for n_in, n_out in zip(in_sizes, out_sizes, strict=False):
         per_dim = 0
         for i in range(n_out):
             start = (i * n_in) // n_out

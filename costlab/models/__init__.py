@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from costlab.models.registry import REGISTRY, Knob, ModelSpec, register_model
 
-_FAMILIES = ("costlab.models.mobilenet",)
+_NOT_FAMILIES = {"registry", "blocks", "loaders"}
 
 
 def registry():
-    """The registry with every family imported (imports torch)."""
-    import importlib
+    """The registry with every family module of this package imported (imports torch).
 
-    for module in _FAMILIES:
-        importlib.import_module(module)
+    A family is any module here other than the registry and the shared blocks, so adding
+    a file is all it takes to add a family.
+    """
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _NOT_FAMILIES and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
     return REGISTRY
 
 

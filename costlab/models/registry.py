@@ -21,27 +21,50 @@ class Knob:
     default: Any
     kind: type = float
     help: str = ""
-    positive: bool = True  # values must be > 0
+    positive: bool = True  # numeric values must be > 0
+    choices: tuple | None = None  # the only values allowed, when the paper defines a few
 
     def parse(self, value: Any) -> Any:
         try:
-            parsed = self.kind(value)
+            if self.kind is bool and isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                parsed = value.lower() in ("true", "1", "yes")
+            else:
+                parsed = self.kind(value)
         except (TypeError, ValueError):
             raise UsageError(f"{self.name} must be a {self.kind.__name__}, got {value!r}") from None
-        if self.positive and parsed <= 0:
+        if self.choices is not None:
+            if parsed not in self.choices:
+                allowed = ", ".join(str(c) for c in self.choices)
+                raise UsageError(f"{self.name}={value} is not available; allowed: {allowed}")
+        elif self.positive and self.kind in (int, float) and parsed <= 0:
             raise UsageError(f"{self.name} must be > 0, got {value!r}")
         return parsed
 
 
+InputShape = tuple[int, ...] | Callable[[dict[str, Any]], tuple[int, ...]]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered model.
+
+    ``input_shape`` excludes the batch dimension; it may be a function of the resolved knobs
+    (a sequence length knob, say). ``input_dtype`` is "float32" for images and "int64" for
+    token ids. With ``takes_input``, the builder also receives ``input_shape=`` (the full
+    shape, batch included), for blocks whose channels follow the input.
+    """
+
     name: str
     builder: Callable[..., Any]
     knobs: tuple[Knob, ...] = ()
-    input_shape: tuple[int, ...] = (3, 224, 224)  # without the batch dimension
+    input_shape: InputShape = (3, 224, 224)
     family: str = ""
     reference: str = ""
     summary: str = ""
+    input_dtype: str = "float32"
+    takes_input: bool = False
 
     def knob(self, name: str) -> Knob:
         for k in self.knobs:
@@ -59,16 +82,29 @@ class ModelSpec:
             resolved[name] = self.knob(name).parse(value)
         return resolved
 
-    def input_for(self, batch: int = 1, resolution: int | None = None) -> tuple[int, ...]:
-        shape = tuple(self.input_shape)
+    def default_input(self, knobs: dict[str, Any] | None = None) -> tuple[int, ...]:
+        """The input shape without batch, for ``knobs`` (defaults where not given)."""
+        if callable(self.input_shape):
+            return tuple(self.input_shape(self.resolve_knobs(knobs or {})))
+        return tuple(self.input_shape)
+
+    def input_for(self, batch: int = 1, resolution: int | None = None,
+                  knobs: dict[str, Any] | None = None) -> tuple[int, ...]:
+        shape = self.default_input(knobs)
         if resolution is not None:
-            if len(shape) < 2:
-                raise UsageError(f"model '{self.name}' takes no resolution")
+            if len(shape) < 3 or self.input_dtype != "float32":
+                raise UsageError(f"model '{self.name}' takes no resolution (its input is "
+                                 f"{'x'.join(map(str, shape))})")
             shape = shape[:-2] + (resolution, resolution)
         return (batch, *shape)
 
-    def build(self, **knobs: Any) -> Any:
-        return self.builder(**self.resolve_knobs(knobs))
+    def build(self, input_shape: tuple[int, ...] | None = None, **knobs: Any) -> Any:
+        """The model with ``knobs`` (validated); blocks also get the full input shape."""
+        resolved = self.resolve_knobs(knobs)
+        if self.takes_input:
+            return self.builder(input_shape=input_shape or self.input_for(knobs=resolved),
+                                **resolved)
+        return self.builder(**resolved)
 
 
 @dataclass
@@ -96,14 +132,16 @@ REGISTRY = Registry()
 
 
 def register_model(name: str | None = None, *, knobs: tuple[Knob, ...] = (),
-                   input_shape: tuple[int, ...] = (3, 224, 224), family: str = "",
-                   reference: str = "") -> Callable:
+                   input_shape: InputShape = (3, 224, 224), family: str = "",
+                   reference: str = "", input_dtype: str = "float32",
+                   takes_input: bool = False) -> Callable:
     """Decorator: register a model builder under ``name`` (default: the function's name)."""
 
     def deco(builder: Callable) -> Callable:
         doc = (builder.__doc__ or "").strip().splitlines()
         REGISTRY.add(ModelSpec(name or builder.__name__, builder, tuple(knobs), input_shape,
-                               family, reference, doc[0] if doc else ""))
+                               family, reference, doc[0] if doc else "", input_dtype,
+                               takes_input))
         return builder
 
     return deco

@@ -32,7 +32,7 @@ def variant_text(knobs: dict[str, Any]) -> str:
 
 def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
     rows = []
-    for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios()):
+    for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios(), strict=False):
         t = cost.total
         rows.append({
             "model": cost.name,
