@@ -647,3 +647,7 @@ __all__ = [
     "lookup", "matmul_cost", "norm_flops", "numel", "overview", "register",
     "registered_docs",
 ]
+
+
+# Families of formulas kept in their own files register into the same registry.
+from costlab.analysis import formulas_recurrent  # noqa: E402,F401

@@ -71,3 +71,23 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return x + y if self.use_residual else y
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): global average pool, a 1x1 conv down to
+    ``squeeze_channels`` with ``activation``, a 1x1 conv back up, a ``gate`` and a
+    channel-wise multiply. 1x1 convs with bias, as torchvision builds it; the same MACs
+    and params as SENet's two FC layers."""
+
+    def __init__(self, channels: int, squeeze_channels: int,
+                 activation: Callable[[], nn.Module] = nn.ReLU,
+                 gate: Callable[[], nn.Module] = nn.Sigmoid):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
+        self.act = activation()
+        self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
+        self.gate = gate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
