@@ -211,6 +211,32 @@ def compare(
 
 @app.command()
 @_guarded
+def sweep(
+    model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
+    width: Optional[str] = typer.Option(None, "--width", "-w",
+                                        help="width multipliers, e.g. 1,0.75,0.5,0.25"),
+    resolution: Optional[str] = typer.Option(None, "--resolution", "-r",
+                                             help="resolutions, e.g. 224,192,160,128"),
+    knob: Optional[List[str]] = typer.Option(None, "--knob", "-k",
+                                             help="any knob's values, NAME=V1,V2 (repeatable)"),
+    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
+    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+) -> None:
+    """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
+    from costlab.api import sweep as run_sweep
+    from costlab.report.export import sweep_text
+    from costlab.report.render import render_sweep
+
+    fmt = _prepare_output(fmt, output)
+    grid = _knobs(None, knob)
+    if width is not None:
+        grid = {"width": width, **grid}
+    result = run_sweep(model, grid, resolution, batch=batch, dtype=dtype, device=device)
+    _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), fmt, output)
+
+
+@app.command()
+@_guarded
 def formulas(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) -> None:
     """What each op is counted as (the conventions, op by op)."""
     from costlab.analysis.formulas import formula_frame

@@ -234,3 +234,40 @@ def test_help_does_not_import_torch():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "clean" in result.stdout and "compare" in result.stdout
+
+
+# ------------------------------------------------------------------------ sweep
+
+def test_sweep_grid_is_mobilenet_tables_6_and_7():
+    frame = pd.read_csv(io.StringIO(ok("sweep", "mobilenet_v1", "-w", "1,0.75,0.5,0.25",
+                                       "-r", "224,192,160,128", "-f", "csv")))
+    assert len(frame) == 16 and list(frame.columns[:3]) == ["width", "resolution", "input"]
+    cell = frame[(frame["width"] == 0.5) & (frame["resolution"] == 160)].iloc[0]
+    assert cell["macs_m"] == pytest.approx(76.5248) and cell["input"] == "1x3x160x160"
+    first = frame.iloc[0]
+    assert first["published_macs_m"] == 569 and first["macs_vs_published_pct"] == pytest.approx(
+        100 * (568.740352 - 569) / 569)
+    assert frame["published_macs_m"].isna().sum() == 15
+    # params depend on width only
+    assert frame.groupby("width")["params_m"].nunique().max() == 1
+
+
+def test_sweep_markdown_and_table_show_grids():
+    md = ok("sweep", "mobilenet_v2", "-w", "1,0.5", "-r", "224,160", "-f", "md")
+    assert "MACs (M):" in md and "params (M):" in md and "resolution=160" in md
+    table = ok("sweep", "mobilenet_v2", "--knob", "width=1,0.5")
+    assert "300.77" in table and "97.13" in table
+
+
+@pytest.mark.parametrize("args", [[], ["-w", "1,,0.5"], ["-r", "224,abc"], ["-r", "0"],
+                                  ["-k", "depth=1,2"], ["-w", "0"]])
+def test_sweep_bad_input(args):
+    fails("sweep", "mobilenet_v1", *args, code=2)
+
+
+def test_compare_shows_difference_from_published():
+    frame = pd.read_csv(io.StringIO(ok("compare", "mobilenet_v1", "mobilenet_v2", "-f", "csv")))
+    assert frame["macs_vs_published_pct"].tolist() == pytest.approx(
+        [100 * (568.740352 - 569) / 569, 100 * (300.774272 - 300) / 300])
+    assert frame["params_vs_published_pct"].iloc[0] == pytest.approx(
+        100 * (4.231976 - 4.2) / 4.2)

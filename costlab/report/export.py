@@ -63,7 +63,9 @@ def write_atomic(output: str, text: str) -> None:
 
 
 def _markdown(frame: "pd.DataFrame") -> str:
-    return frame.to_markdown(index=False, floatfmt=".3f", intfmt=",")
+    # missing values (no published number) print as blanks, not "nan"
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="")
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -139,6 +141,8 @@ MARKDOWN_LABELS = {
     "buffers_m": "buffers (M)", "memory_access_mb": "memory access (MB)",
     "peak_activation_mb": "peak activation (MB)", "published_macs_m": "published MACs (M)",
     "published_params_m": "published params (M)", "published_top1": "published top-1 (%)",
+    "macs_vs_published_pct": "MACs vs published (%)",
+    "params_vs_published_pct": "params vs published (%)",
     "macs_ratio": "MACs x", "params_ratio": "params x", "memory_access_ratio": "memory access x",
     "uncounted_ops": "uncounted ops",
 }
@@ -174,9 +178,9 @@ def models_frame(specs: Sequence["ModelSpec"]) -> "pd.DataFrame":
     return pd.DataFrame([{
         "model": s.name, "family": s.family,
         "knobs": ", ".join(f"{k.name}={k.default}" for k in s.knobs),
-        "default_input": "x".join(str(d) for d in (1, *s.input_shape)),
+        "default_input": "x".join(str(d) for d in (1, *s.default_input())),
         "reference": s.reference,
-    } for s in specs], columns=["model", "family", "knobs", "default_input", "reference"])
+    } for s in sorted(specs, key=lambda s: (s.family, s.name))], columns=["model", "family", "knobs", "default_input", "reference"])
 
 
 def models_text(specs: Sequence["ModelSpec"], fmt: str) -> str:
@@ -204,4 +208,26 @@ def frame_text(frame: "pd.DataFrame", fmt: str, caption: str = "", kind: str = "
         return _json(payload)
     if fmt == "md":
         return _markdown(frame) + ("\n\n_" + caption + "_\n" if caption else "\n")
+    raise UsageError(f"format {fmt!r} is rendered, not exported")
+
+
+def sweep_text(result, fmt: str) -> str:
+    frame = tables.sweep_frame(result)
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        payload = _header("sweep")
+        payload["model"] = result.model
+        payload["axes"] = result.axes
+        payload["rows"] = _records(frame)
+        return _json(payload)
+    if fmt == "md":
+        lines = [f"# {result.model}: sweep over {' x '.join(result.axes)}", ""]
+        for metric, label in (("macs_m", "MACs (M)"), ("params_m", "params (M)")):
+            grid = tables.sweep_grid(result, metric)
+            if grid is not None:
+                lines += [f"{label}:", "", _markdown(grid), ""]
+        lines += [_markdown(frame.rename(columns=MARKDOWN_LABELS)), "",
+                  "_" + conventions.caption() + "_", ""]
+        return "\n".join(lines)
     raise UsageError(f"format {fmt!r} is rendered, not exported")

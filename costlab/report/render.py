@@ -28,6 +28,10 @@ def mega(n: float | None, digits: int = 2) -> str:
     return "" if n is None else f"{n:,.{digits}f}"
 
 
+def percent(p: float | None) -> str:
+    return "" if p is None else f"{p:+.1f}%"
+
+
 def ratio(r: float | None) -> str:
     return "" if r is None else f"{r:.2f}x"
 
@@ -90,7 +94,7 @@ def render_comparison(comparison: "ModelComparison", console: Console) -> None:
                   caption_justify="left")
     for col in ("model", "variant", "input", "MACs (M)", "FLOPs (M)", "params (M)",
                 "mem access (MB)", "peak act (MB)", "pub MACs (M)", "pub params (M)",
-                "pub top-1", "MACs x", "params x"):
+                "pub top-1", "MACs vs pub", "params vs pub", "MACs x", "params x"):
         table.add_column(col, justify="left" if col in ("model", "variant", "input") else "right")
     for row in tables.comparison_rows(comparison):
         table.add_row(
@@ -98,6 +102,7 @@ def render_comparison(comparison: "ModelComparison", console: Console) -> None:
             mega(row["flops_m"]), mega(row["params_m"]), mega(row["memory_access_mb"]),
             mega(row["peak_activation_mb"]), mega(row["published_macs_m"], 0),
             mega(row["published_params_m"], 1), mega(row["published_top1"], 1),
+            percent(row["macs_vs_published_pct"]), percent(row["params_vs_published_pct"]),
             ratio(row["macs_ratio"]), ratio(row["params_ratio"]))
     console.print(table)
     for line in comparison.summary_lines():
@@ -115,9 +120,12 @@ def render_models(specs: Sequence["ModelSpec"], console: Console) -> None:
     table = Table(title="registered models", title_justify="left")
     for col in ("model", "family", "knobs (defaults)", "default input", "follows"):
         table.add_column(col)
-    for s in specs:
+    specs = sorted(specs, key=lambda s: (s.family, s.name))
+    for i, s in enumerate(specs):
+        last_of_family = i + 1 == len(specs) or specs[i + 1].family != s.family
         table.add_row(s.name, s.family, ", ".join(f"{k.name}={k.default}" for k in s.knobs),
-                      "x".join(str(d) for d in (1, *s.input_shape)), s.reference)
+                      "x".join(str(d) for d in (1, *s.default_input())), s.reference,
+                      end_section=last_of_family)
     console.print(table)
 
 
@@ -127,6 +135,46 @@ def render_frame(frame: "pd.DataFrame", title: str, console: Console, caption: s
     for col in frame.columns:
         table.add_column(str(col))
     for values in frame.itertuples(index=False):
-        table.add_row(*["" if v is None or v != v else (f"{v:,}" if isinstance(v, int) else str(v))
-                        for v in values])
+        table.add_row(*[_cell(v) for v in values])
     console.print(table)
+
+
+def render_sweep(result, console: Console) -> None:
+    for metric, label in (("macs_m", "MACs (M)"), ("params_m", "params (M)")):
+        grid = tables.sweep_grid(result, metric)
+        if grid is not None:
+            render_frame(grid, f"{result.model}: {label}, {result.axes[0]} down, "
+                         f"{result.axes[1]} across", console)
+    frame = tables.sweep_frame(result)
+    table = Table(title=f"{result.model}: sweep", title_justify="left")
+    for col in [*result.axes, "input", "MACs (M)", "FLOPs (M)", "params (M)", "mem access (MB)",
+                "peak act (MB)", "pub MACs (M)", "MACs vs pub"]:
+        table.add_column(col, justify="left" if col in (*result.axes, "input") else "right")
+    for row in frame.to_dict("records"):
+        table.add_row(*[str(row[a]) for a in result.axes], row["input"], mega(row["macs_m"]),
+                      mega(row["flops_m"]), mega(row["params_m"]),
+                      mega(row["memory_access_mb"]), mega(row["peak_activation_mb"]),
+                      _maybe(row["published_macs_m"], 0), percent(_nan_none(
+                          row["macs_vs_published_pct"])))
+    console.print(table)
+    console.print("[dim]" + conventions.caption() + "[/dim]")
+
+
+def _cell(value) -> str:
+    if value is None or value != value:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _nan_none(value):
+    return None if value is None or value != value else value
+
+
+def _maybe(value, digits: int) -> str:
+    return mega(_nan_none(value), digits)

@@ -17,7 +17,7 @@ MILLION = 1_000_000
 COMPARISON_COLUMNS = [
     "model", "variant", "input", "macs_m", "flops_m", "params_m", "buffers_m",
     "memory_access_mb", "peak_activation_mb", "published_macs_m", "published_params_m",
-    "published_top1", "macs_ratio", "params_ratio", "memory_access_ratio", "ops",
+    "published_top1", "macs_vs_published_pct", "params_vs_published_pct", "macs_ratio", "params_ratio", "memory_access_ratio", "ops",
     "uncounted_ops", "published_source",
 ]
 
@@ -28,6 +28,13 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def variant_text(knobs: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in knobs.items())
+
+
+def percent_difference(computed: float, published: float | None) -> float | None:
+    """How far the computed number is from the published one, in % of the published."""
+    if not published:
+        return None
+    return 100.0 * (computed - published) / published
 
 
 def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
@@ -47,6 +54,10 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
             "published_top1": pub.top1_percent if pub else None,
+            "macs_vs_published_pct": percent_difference(
+                t.macs / MILLION, pub.macs_millions if pub else None),
+            "params_vs_published_pct": percent_difference(
+                t.params / MILLION, pub.params_millions if pub else None),
             "macs_ratio": ratio["macs"],
             "params_ratio": ratio["params"],
             "memory_access_ratio": ratio["memory_access"],
@@ -86,3 +97,47 @@ def analysis_frame(cost: "ModelCost", depth: int, layers: bool = True) -> "pd.Da
                "params", "bytes_read", "bytes_written", "memory_access_bytes", "share_macs",
                "ops", "counted", "note"]
     return pd.DataFrame(rows, columns=columns)
+
+
+SWEEP_METRICS = ["macs_m", "flops_m", "params_m", "memory_access_mb", "peak_activation_mb",
+                 "published_macs_m", "published_params_m", "macs_vs_published_pct"]
+
+
+def sweep_rows(result) -> list[dict[str, Any]]:
+    from costlab.references import lookup
+
+    rows = []
+    for point, cost in zip(result.points, result.costs):
+        t = cost.total
+        shape = cost.info.input_shapes[0]
+        pub = lookup(cost.name, cost.info.knobs, shape[-1] if len(shape) >= 3 else None)
+        rows.append({
+            **point, "input": shape_text(shape), "macs_m": t.macs / MILLION,
+            "flops_m": t.flops / MILLION, "params_m": t.params / MILLION,
+            "memory_access_mb": t.memory_access_bytes / MILLION,
+            "peak_activation_mb": t.peak_activation_bytes / MILLION,
+            "published_macs_m": pub.macs_millions if pub else None,
+            "published_params_m": pub.params_millions if pub else None,
+            "macs_vs_published_pct": percent_difference(
+                t.macs / MILLION, pub.macs_millions if pub else None),
+        })
+    return rows
+
+
+def sweep_frame(result) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame(sweep_rows(result), columns=[*result.axes, "input", *SWEEP_METRICS])
+
+
+def sweep_grid(result, metric: str = "macs_m") -> "pd.DataFrame | None":
+    """With two axes, ``metric`` as a grid: first axis down, second across (the layout of
+    MobileNet V1's Tables 6 and 7 side by side)."""
+    if len(result.axes) != 2:
+        return None
+    frame = sweep_frame(result)
+    down, across = result.axes
+    grid = frame.pivot(index=down, columns=across, values=metric)
+    grid = grid.loc[list(dict.fromkeys(frame[down])), list(dict.fromkeys(frame[across]))]
+    grid.columns = [f"{across}={c}" for c in grid.columns]
+    return grid.reset_index()
