@@ -160,7 +160,11 @@ class ModelComparison:
         for cost, r in list(zip(self.costs, self.ratios(), strict=False))[1:]:
             parts = [f"{r[k]:.2f}x {label}" for k, label in (("macs", "MACs"), ("params", "params"))
                      if r[k] is not None]
-            lines.append(f"{cost.name}: {', '.join(parts)} (vs {self.costs[0].name})")
+            line = f"{cost.name}: {', '.join(parts)} (vs {self.costs[0].name})"
+            if r["macs"] is not None and round(r["macs"], 4) != 1:
+                change = round(100 * abs(1 - r["macs"]))
+                line += f"; {change}% {'fewer' if r['macs'] < 1 else 'more'} MACs"
+            lines.append(line)
         return lines
 
     def to_dataframe(self):
