@@ -103,7 +103,7 @@ KNOWN_ZERO_NAMES = (
     "view", "_unsafe_view", "reshape", "_reshape_alias", "view_as", "t", "t_", "transpose",
     "transpose_", "permute", "expand", "expand_as", "slice", "select", "unsqueeze",
     "unsqueeze_", "squeeze", "squeeze_", "alias", "as_strided", "detach", "detach_", "split",
-    "split_with_sizes", "unbind", "narrow", "diagonal", "unfold", "movedim", "view_as_real",
+    "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "unbind", "narrow", "diagonal", "unfold", "movedim", "view_as_real",
     "view_as_complex", "_neg_view", "_conj", "conj", "resolve_conj", "resolve_neg",
     "lift_fresh", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
     "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size",
