@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import nn
 
 from costlab.models.blocks import DepthwiseSeparable, InvertedResidual, SqueezeExcite
+from costlab.models.densenet import DenseBlock
+from costlab.models.inception import ConvReLU, InceptionModule
 from costlab.models.registry import Knob, register_model
+from costlab.models.resnet import BasicBlock, Bottleneck
 
 FAMILY = "block"
 INCEPTION_GRID = (64, 35, 35)  # Inception v3's 35x35 grid; any input works
@@ -104,3 +108,71 @@ def squeeze_excite(input_shape, reduction: int = 16) -> nn.Module:
     """Squeeze-and-excitation on C channels: pool, FC C -> C/r, ReLU, FC back, sigmoid, scale."""
     c = _channels(input_shape)
     return SqueezeExcite(c, max(1, c // reduction))
+
+
+_GOOGLENET_3A = "Szegedy et al. 2015, GoogLeNet, Figure 2 and Table 1 (inception 3a, 28x28x192)"
+
+
+class NaiveInception(nn.Module):
+    """The naive Inception module (GoogLeNet Figure 2a): 1x1, 3x3 and 5x5 convs and a 3x3
+    max pool side by side on the same input, concatenated. Without the 1x1 reductions the
+    5x5 branch runs on all C input channels, and the pooled branch passes C channels on."""
+
+    def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int):
+        super().__init__()
+        self.branch1x1 = ConvReLU(in_channels, ch1x1, 1)
+        self.branch3x3 = ConvReLU(in_channels, ch3x3, 3)
+        self.branch5x5 = ConvReLU(in_channels, ch5x5, 5)
+        self.branch_pool = nn.MaxPool2d(3, 1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1x1(x), self.branch3x3(x), self.branch5x5(x),
+                          self.branch_pool(x)], 1)
+
+
+@block("inception_naive", input_shape=(192, 28, 28), reference=_GOOGLENET_3A)
+def inception_naive(input_shape) -> nn.Module:
+    """GoogLeNet's inception 3a branch widths (64, 128, 32) without the 1x1 reductions."""
+    return NaiveInception(_channels(input_shape), 64, 128, 32)
+
+
+@block("inception_reduced", input_shape=(192, 28, 28), reference=_GOOGLENET_3A)
+def inception_reduced(input_shape) -> nn.Module:
+    """GoogLeNet's inception 3a: 1x1 64; 1x1 96 -> 3x3 128; 1x1 16 -> 5x5 32; pool -> 1x1 32."""
+    return InceptionModule(_channels(input_shape), 64, 96, 128, 16, 32, 32)
+
+
+_RESNET = "He et al. 2016, ResNet, Figure 5"
+
+
+@block("residual", input_shape=(64, 56, 56), reference=_RESNET + " left")
+def residual(input_shape) -> nn.Module:
+    """ResNet's basic block: two 3x3 convs with BN and ReLU, identity shortcut, C -> C."""
+    c = _channels(input_shape)
+    return BasicBlock(c, c)
+
+
+@block("bottleneck", input_shape=(256, 56, 56), reference=_RESNET + " right")
+def bottleneck(input_shape) -> nn.Module:
+    """ResNet's bottleneck: 1x1 down to C/4, 3x3, 1x1 back up to C, identity shortcut."""
+    c = _channels(input_shape)
+    return Bottleneck(c, c)
+
+
+@block("resnext", input_shape=(256, 56, 56),
+       knobs=(Knob("cardinality", 32, int, "groups of the 3x3 conv"),
+              Knob("group_width", 4, int, "channels per group (the d of 32x4d)")),
+       reference="Xie et al. 2017, ResNeXt, Figure 3c")
+def resnext(input_shape, cardinality: int = 32, group_width: int = 4) -> nn.Module:
+    """ResNeXt's block: a bottleneck whose 3x3 conv is grouped, width cardinality x d."""
+    c = _channels(input_shape)
+    return Bottleneck(c, c, width=cardinality * group_width, groups=cardinality)
+
+
+@block("dense", input_shape=(64, 56, 56),
+       knobs=(Knob("layers", 6, int, "dense layers in the block"),
+              Knob("growth", 32, int, "growth rate k")),
+       reference="Huang et al. 2017, DenseNet, Figure 2 and Table 1 (dense block 1)")
+def dense(input_shape, layers: int = 6, growth: int = 32) -> nn.Module:
+    """A DenseNet-B block: each layer (BN-ReLU-1x1 4k, BN-ReLU-3x3 k) adds k channels."""
+    return DenseBlock(_channels(input_shape), layers, growth)

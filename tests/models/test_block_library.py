@@ -51,3 +51,32 @@ def test_mobile_blocks():
     assert macs("block:squeeze_excite") == 2 * 256 * 16
     se = costlab.analyze("block:squeeze_excite")
     assert se.total.params == 256 * 16 + 16 + 16 * 256 + 256
+
+
+def test_inception_modules_naive_versus_reduced():
+    naive = costlab.analyze("block:inception_naive")
+    assert naive.total.macs == 28 * 28 * 192 * (64 + 128 * 9 + 32 * 25)
+    assert naive.layers[-1].output_shapes == ((1, 64 + 128 + 32 + 192, 28, 28),)
+    reduced = costlab.analyze("block:inception_reduced")
+    # GoogLeNet Table 1 prints 128M ops for inception 3a
+    assert round(reduced.total.macs / 1e6) == 128
+    assert reduced.layers[-1].output_shapes == ((1, 256, 28, 28),)
+
+
+def test_resnet_and_resnext_blocks_cost_the_same_by_design():
+    # ResNeXt Figure 1: a 32x4d block is built to match the bottleneck's complexity
+    bottleneck = costlab.analyze("block:bottleneck")
+    resnext = costlab.analyze("block:resnext")
+    assert bottleneck.total.macs == 56 * 56 * (256 * 64 + 64 * 64 * 9 + 64 * 256)
+    assert resnext.total.macs == 56 * 56 * (256 * 128 + 128 * 4 * 9 + 128 * 256)
+    grouped = [r for r in resnext.layers if r.category == "grouped conv"]
+    assert len(grouped) == 1 and grouped[0].attrs["groups"] == 32
+    assert costlab.analyze("block:residual").total.macs == 2 * 56 * 56 * 64 * 64 * 9
+
+
+def test_dense_block_grows_by_k_per_layer():
+    cost = costlab.analyze("block:dense", layers=3, growth=12)
+    cats = [r for r in cost.layers if r.op == "cat"]
+    assert [r.output_shapes[0][1] for r in cats] == [76, 88, 100]
+    expected = sum(56 * 56 * (c * 48 + 48 * 12 * 9) for c in (64, 76, 88))
+    assert cost.total.macs == expected
