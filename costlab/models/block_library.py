@@ -18,6 +18,7 @@ from torch import nn
 from costlab.models.blocks import DepthwiseSeparable, InvertedResidual, SqueezeExcite
 from costlab.models.densenet import DenseBlock
 from costlab.models.inception import ConvReLU, InceptionModule
+from costlab.models.nasnet import AmoebaNormalCell, NASNetNormalCell
 from costlab.models.registry import Knob, register_model
 from costlab.models.resnet import BasicBlock, Bottleneck
 
@@ -176,3 +177,27 @@ def resnext(input_shape, cardinality: int = 32, group_width: int = 4) -> nn.Modu
 def dense(input_shape, layers: int = 6, growth: int = 32) -> nn.Module:
     """A DenseNet-B block: each layer (BN-ReLU-1x1 4k, BN-ReLU-3x3 k) adds k channels."""
     return DenseBlock(_channels(input_shape), layers, growth)
+
+
+FILTERS = Knob("filters", 44, int, "the cell's filter count F")
+
+
+@block("nasnet_normal", input_shape=(264, 28, 28), knobs=(FILTERS,),
+       reference="Zoph et al. 2018, NASNet, Figure 4 (NASNet-A normal cell)")
+def nasnet_normal(input_shape, filters: int = 44) -> nn.Module:
+    """NASNet-A's normal cell fed the input as both hidden states; outputs 6F channels.
+
+    Five branch pairs of separable convs, pools and identities, added pairwise and
+    concatenated: the fragmented block ShuffleNet V2's G3 warns about.
+    """
+    c = _channels(input_shape)
+    return NASNetNormalCell(c, c, filters)
+
+
+@block("amoebanet_normal", input_shape=(200, 28, 28),
+       knobs=(Knob("filters", 50, int, "the cell's filter count F"),),
+       reference="Real et al. 2019, AmoebaNet, Figure 4 (AmoebaNet-A normal cell)")
+def amoebanet_normal(input_shape, filters: int = 50) -> nn.Module:
+    """AmoebaNet-A's normal cell fed the input as both hidden states; outputs 4F channels."""
+    c = _channels(input_shape)
+    return AmoebaNormalCell(c, c, filters)

@@ -80,3 +80,24 @@ def test_dense_block_grows_by_k_per_layer():
     assert [r.output_shapes[0][1] for r in cats] == [76, 88, 100]
     expected = sum(56 * 56 * (c * 48 + 48 * 12 * 9) for c in (64, 76, 88))
     assert cost.total.macs == expected
+
+
+def test_searched_cells_are_fragmented():
+    nasnet = costlab.analyze("block:nasnet_normal", filters=32)
+    assert nasnet.layers[-1].output_shapes[0][1] == 6 * 32
+    amoeba = costlab.analyze("block:amoebanet_normal")
+    assert amoeba.layers[-1].output_shapes[0][1] == 4 * 50
+    inception = costlab.analyze("block:inception_reduced")
+    # many more, smaller ops than a hand-designed module with 3x their MACs (ShuffleNet V2 G3)
+    assert nasnet.total.ops > 3 * inception.total.ops
+    assert nasnet.total.macs < inception.total.macs
+
+
+def test_every_block_analyzes_on_any_input():
+    from costlab.models import registry
+
+    blocks = [n for n in registry().names() if n.startswith("block:")]
+    assert len(blocks) >= 17
+    for name in blocks:
+        cost = costlab.analyze(name, input_shape=(1, 48, 12, 12))
+        assert cost.total.macs > 0 and not cost.total.partial, name
