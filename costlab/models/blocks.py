@@ -48,29 +48,42 @@ class DepthwiseSeparable(nn.Sequential):
         ))
 
 
-class InvertedResidual(nn.Module):
-    """MobileNet V2's bottleneck (Sandler et al. 2018, Table 1).
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expansion (absent when it would not widen), kxk depthwise,
+    an optional squeeze-and-excite on the expanded channels, linear 1x1 projection; a
+    residual add when the stride is 1 and the channel counts match."""
 
-    1x1 expansion by ``expand_ratio`` with ReLU6 (absent when the ratio is 1), 3x3
-    depthwise with ReLU6, linear 1x1 projection; a residual add when the stride is 1 and
-    the channel counts match.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: float,
-                 activation: Callable[[], nn.Module] = nn.ReLU6):
+    def __init__(self, in_channels: int, expanded: int, out_channels: int, kernel_size: int,
+                 stride: int, activation: Callable[[], nn.Module], squeeze_excite: nn.Module | None = None):
         super().__init__()
-        hidden = int(round(in_channels * expand_ratio))
         self.use_residual = stride == 1 and in_channels == out_channels
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        if expand_ratio != 1:
-            layers["expand"] = ConvBNAct(in_channels, hidden, 1, activation=activation)
-        layers["dw"] = ConvBNAct(hidden, hidden, 3, stride, groups=hidden, activation=activation)
-        layers["project"] = ConvBNAct(hidden, out_channels, 1, activation=None)
+        if expanded != in_channels:
+            layers["expand"] = ConvBNAct(in_channels, expanded, 1, activation=activation)
+        layers["dw"] = ConvBNAct(expanded, expanded, kernel_size, stride, groups=expanded,
+                                 activation=activation)
+        if squeeze_excite is not None:
+            layers["se"] = squeeze_excite
+        layers["project"] = ConvBNAct(expanded, out_channels, 1, activation=None)
         self.conv = nn.Sequential(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return x + y if self.use_residual else y
+
+
+class InvertedResidual(MBConv):
+    """MobileNet V2's bottleneck (Sandler et al. 2018, Table 1): an MBConv with a 3x3
+    depthwise conv, ReLU6 and no squeeze-and-excite.
+
+    1x1 expansion by ``expand_ratio`` (absent when the ratio is 1), 3x3 depthwise, linear
+    1x1 projection; a residual add when the stride is 1 and the channel counts match.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: float,
+                 activation: Callable[[], nn.Module] = nn.ReLU6):
+        super().__init__(in_channels, int(round(in_channels * expand_ratio)), out_channels, 3,
+                         stride, activation)
 
 
 class SqueezeExcite(nn.Module):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from costlab.models.blocks import ConvBNAct, SqueezeExcite, make_divisible
-from costlab.models.mobilenet_v3 import MBConv
+from costlab.models.blocks import MBConv
 from costlab.models.registry import Knob, register_model
 
 NUM_CLASSES = Knob("num_classes", 1000, int, "classifier outputs")

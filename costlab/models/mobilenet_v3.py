@@ -1,19 +1,18 @@
 """MobileNet V3 Large and Small, built from Tables 1 and 2 of Howard et al. 2019.
 
-Also home of ``MBConv``, the inverted residual with an optional squeeze-and-excite
-that MobileNet V3 and EfficientNet share (both inherit it from MnasNet).
+Its blocks are ``MBConv`` (costlab.models.blocks), the inverted residual with an optional
+squeeze-and-excite that MobileNet V3 and EfficientNet share (both inherit it from MnasNet).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from costlab.models.blocks import ConvBNAct, SqueezeExcite, make_divisible
+from costlab.models.blocks import ConvBNAct, MBConv, SqueezeExcite, make_divisible
 from costlab.models.registry import Knob, register_model
 
 WIDTH = Knob("width", 1.0, float,
@@ -21,30 +20,6 @@ WIDTH = Knob("width", 1.0, float,
 NUM_CLASSES = Knob("num_classes", 1000, int, "classifier outputs")
 
 Activation = Callable[[], nn.Module]
-
-
-class MBConv(nn.Module):
-    """Inverted residual: 1x1 expansion (absent when it would not widen), kxk depthwise,
-    an optional squeeze-and-excite on the expanded channels, linear 1x1 projection; a
-    residual add when the stride is 1 and the channel counts match."""
-
-    def __init__(self, in_channels: int, expanded: int, out_channels: int, kernel_size: int,
-                 stride: int, activation: Activation, squeeze_excite: nn.Module | None = None):
-        super().__init__()
-        self.use_residual = stride == 1 and in_channels == out_channels
-        layers: OrderedDict[str, nn.Module] = OrderedDict()
-        if expanded != in_channels:
-            layers["expand"] = ConvBNAct(in_channels, expanded, 1, activation=activation)
-        layers["dw"] = ConvBNAct(expanded, expanded, kernel_size, stride, groups=expanded,
-                                 activation=activation)
-        if squeeze_excite is not None:
-            layers["se"] = squeeze_excite
-        layers["project"] = ConvBNAct(expanded, out_channels, 1, activation=None)
-        self.conv = nn.Sequential(layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        return x + y if self.use_residual else y
 
 
 class Bneck(NamedTuple):

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from functools import cache
 
 import pytest
-import torch
 from torch import nn
 
 import costlab
 from costlab.analysis import formulas
 from costlab.errors import UsageError
-from costlab.models import get_model_spec
 from costlab.models.classic import Fire
 from costlab.references import lookup
+from tests.models.helpers import analyzed, build
 
 CONV_KINDS = (formulas.CONV, formulas.POINTWISE)
 # FC-4096, FC-4096, FC-1000 on a 7x7x512 (VGG) or 6x6x256 (AlexNet) map
 VGG_FC_MACS = 512 * 7 * 7 * 4096 + 4096 * 4096 + 4096 * 1000
 ALEXNET_FC_PARAMS = (256 * 6 * 6 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
-
-
-@cache
-def analyzed(name: str, **knobs):
-    return costlab.analyze(name, **knobs)
-
-
-def build(name: str, **knobs) -> nn.Module:
-    with torch.device("meta"):  # shapes only: fast
-        return get_model_spec(name).build(**knobs)
 
 
 def conv_macs(cost) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 
 import pytest
 import torch
@@ -11,21 +10,11 @@ from torch import nn
 import costlab
 from costlab.analysis import formulas
 from costlab.errors import UsageError
-from costlab.models import get_model_spec
 from costlab.models.inception import InceptionA, InceptionC, InceptionE
 from costlab.references import lookup
+from tests.models.helpers import analyzed, build
 
 CONV_KINDS = (formulas.CONV, formulas.POINTWISE)
-
-
-@cache
-def analyzed(name: str, **knobs):
-    return costlab.analyze(name, **knobs)
-
-
-def build(name: str, **knobs) -> nn.Module:
-    with torch.device("meta"):  # shapes only: fast
-        return get_model_spec(name).build(**knobs)
 
 
 # --- Inception v3 --------------------------------------------------------------------------

@@ -8,11 +8,7 @@ import costlab
 from costlab.analysis import formulas
 from costlab.models import get_model_spec
 from costlab.models.blocks import make_divisible
-
-
-def conv_fc_params(cost) -> int:
-    """Params in the paper's convention: conv and FC weights, no BatchNorm."""
-    return cost.total.params - sum(r.params for r in cost.layers if r.category == formulas.NORM)
+from tests.models.helpers import conv_fc_params
 
 
 def test_mobilenet_v1_224():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 
 import pytest
 import torch
@@ -13,21 +12,12 @@ from costlab.analysis import formulas
 from costlab.errors import UsageError
 from costlab.models import get_model_spec
 from costlab.references import lookup
+from tests.models.helpers import analyzed, conv_fc_params
 
 
 def built(name: str, **knobs) -> nn.Module:
     with torch.device("meta"):  # no weights to allocate or initialize
         return get_model_spec(name).build(**knobs)
-
-
-@cache
-def analyzed(name: str, width: float = 1.0):
-    return costlab.analyze(name, width=width)
-
-
-def conv_fc_params(cost) -> int:
-    """Params in the paper's convention (the TF-slim release's): conv and FC, no BatchNorm."""
-    return cost.total.params - sum(r.params for r in cost.layers if r.category == formulas.NORM)
 
 
 # name, width, MACs, params with BatchNorm, params without (exact costlab numbers)
@@ -42,7 +32,7 @@ COSTS = [
 @pytest.mark.parametrize("name,width,macs,params,params_no_bn", COSTS)
 def test_exact_costs(name, width, macs, params, params_no_bn):
     # at width 1.0 the params are torchvision's 5,483,032 and 2,542,856
-    cost = analyzed(name, width)
+    cost = analyzed(name, width=width)
     assert cost.total.macs == macs
     assert cost.total.params == params
     assert conv_fc_params(cost) == params_no_bn
@@ -60,7 +50,7 @@ def test_published_rows_within_1_5_percent(name, width, check_params):
     Large 0.75, 39M / 1.64M for Small 0.75)."""
     entry = lookup(name, {"width": width}, 224)
     assert entry is not None
-    cost = analyzed(name, width)
+    cost = analyzed(name, width=width)
     assert cost.total.macs / 1e6 == pytest.approx(entry.macs_millions, rel=0.015)
     if check_params:
         assert conv_fc_params(cost) / 1e6 == pytest.approx(entry.params_millions, rel=0.015)

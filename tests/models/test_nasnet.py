@@ -13,6 +13,7 @@ from costlab.models import get_model_spec
 from costlab.models.nasnet import (AmoebaNormalCell, AmoebaReductionCell, Cell,
                                    FactorizedReduction, NASNetNormalCell, NASNetReductionCell)
 from costlab.references import lookup
+from tests.models.helpers import build
 
 MODELS = ("nasnet_a_mobile", "amoebanet_a_mobile")
 
@@ -58,11 +59,6 @@ def test_nasnet_params_as_keras_counts_them(costs):
     channels = bn_channels(cost)
     assert channels == 18_369
     assert cost.total.params - 2 * channels + 4 * channels == 5_326_716
-
-
-def build(name: str, **knobs):
-    with torch.device("meta"):  # no weights to initialize
-        return get_model_spec(name).build(**knobs)
 
 
 def test_cell_outputs_and_head():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 
 import pytest
 import torch
@@ -11,25 +10,9 @@ from torch import nn
 import costlab
 from costlab.analysis import formulas
 from costlab.errors import UsageError
-from costlab.models import get_model_spec
 from costlab.models.resnet import BasicBlock, Bottleneck
 from costlab.references import lookup
-
-
-@cache
-def analyzed(name: str, layout: str | None = None):
-    return costlab.analyze(name) if layout is None else costlab.analyze(name, layout=layout)
-
-
-def build(name: str, **knobs) -> nn.Module:
-    """The model on the meta device (shapes only, no weights to initialize: fast)."""
-    with torch.device("meta"):
-        return get_model_spec(name).build(**knobs)
-
-
-def conv_fc_params(cost) -> int:
-    """Params without BatchNorm: conv and FC weights (and SE biases)."""
-    return cost.total.params - sum(r.params for r in cost.layers if r.category == formulas.NORM)
+from tests.models.helpers import analyzed, build, conv_fc_params
 
 
 # name, layout, MACs, params with BatchNorm, params without (exact costlab numbers; the
@@ -50,7 +33,7 @@ COSTS = [
 
 @pytest.mark.parametrize("name,layout,macs,params,params_no_bn", COSTS)
 def test_exact_costs(name, layout, macs, params, params_no_bn):
-    cost = analyzed(name, layout)
+    cost = analyzed(name, layout=layout)
     assert cost.total.macs == macs
     assert cost.total.params == params
     assert conv_fc_params(cost) == params_no_bn
@@ -73,7 +56,7 @@ def test_published_rows_within_1_5_percent(name, layout, check_macs):
     """
     entry = lookup(name, {"layout": layout} if layout else {}, 224)
     assert entry is not None and entry.model == name
-    cost = analyzed(name, layout)
+    cost = analyzed(name, layout=layout)
     if check_macs:
         assert cost.total.macs / 1e6 == pytest.approx(entry.macs_millions, rel=0.015)
     assert cost.total.params / 1e6 == pytest.approx(entry.params_millions, rel=0.015)
@@ -81,7 +64,7 @@ def test_published_rows_within_1_5_percent(name, layout, check_macs):
 
 @pytest.mark.parametrize("name,published_g", [("resnet34", 3.6), ("resnet50", 3.8)])
 def test_resnet_table1_prints_one_decimal(name, published_g):
-    macs_g = analyzed(name, "v1").total.macs / 1e9
+    macs_g = analyzed(name, layout="v1").total.macs / 1e9
     assert published_g < macs_g < published_g + 0.1  # the printed digit, cut
 
 
@@ -96,16 +79,16 @@ def test_v1_and_v1_5_differ_by_the_first_1x1_at_full_resolution():
     # in v1.5, the same product at every stage (256x128 at 56x56, 512x256 at 28x28, ...).
     full = 256 * 128 * 56 * 56
     for name in ("resnet50", "resnet101", "resnet152"):
-        diff = analyzed(name, "v1.5").total.macs - analyzed(name, "v1").total.macs
+        diff = analyzed(name, layout="v1.5").total.macs - analyzed(name, layout="v1").total.macs
         assert diff == 3 * full * 3 // 4
     # basic blocks have no 1x1 to stride: both layouts are one network
     for name in ("resnet18", "resnet34"):
-        assert analyzed(name, "v1").total == analyzed(name, "v1.5").total
+        assert analyzed(name, layout="v1").total == analyzed(name, layout="v1.5").total
 
 
 @pytest.mark.parametrize("layout,strided_kernel", [("v1", (1, 1)), ("v1.5", (3, 3))])
 def test_stride_placement_in_downsampling_bottleneck(layout, strided_kernel):
-    cost = analyzed("resnet50", layout)
+    cost = analyzed("resnet50", layout=layout)
     strided = [r for r in cost.layers if r.op == "convolution" and r.attrs["stride"] == (2, 2)
                and ".shortcut." not in r.module and not r.module.startswith("stem")]
     assert [r.module.split(".")[0] for r in strided] == ["layer2", "layer3", "layer4"]
@@ -129,7 +112,7 @@ def test_resnet_table1_structure(name, depths, block_type, out_channels):
     # projections only where the shape changes: 3 for basic nets, 4 with bottlenecks
     projections = [b for s in stages for b in s if b.shortcut is not None]
     assert len(projections) == (3 if block_type is BasicBlock else 4)
-    cost = analyzed(name, "v1.5")  # the default layout
+    cost = analyzed(name, layout="v1.5")  # the default layout
     assert sum(r.op == "add" for r in cost.layers) == sum(depths)  # one residual per block
     assert len(convs) + 1 == int(name[len("resnet"):]) + len(projections)  # the "N layers"
 
@@ -157,7 +140,7 @@ def test_se_resnet50_is_resnet50_v1_plus_squeeze_excite():
     se_params = sum(n * (2 * c * (c // 16) + c // 16 + c) for n, c in se_blocks)
     se_macs = sum(n * 2 * c * (c // 16) for n, c in se_blocks)  # FCs on a 1x1 map
     se = analyzed("se_resnet50")
-    plain = analyzed("resnet50", "v1")  # the same stride placement: only SE differs
+    plain = analyzed("resnet50", layout="v1")  # the same stride placement: only SE differs
     assert se.total.params - plain.total.params == se_params == 2_530_992
     assert se.total.macs - plain.total.macs == se_macs == 2_514_944
     model = build("se_resnet50")

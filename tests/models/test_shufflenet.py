@@ -12,6 +12,7 @@ from costlab.errors import UsageError
 from costlab.models import get_model_spec
 from costlab.models.shufflenet import channel_shuffle
 from costlab.references import lookup
+from tests.models.helpers import build
 
 
 def within(value: float, published_millions: float, tolerance: float = 0.015) -> bool:
@@ -88,11 +89,6 @@ def test_shufflenet_v2_published(scale, macs, params, published_macs, published_
     assert round(params / 1e6, 1) == published_params
     assert within(params, published_params) is (("shufflenet_v2", None, scale)
                                                 not in PARAMS_ROUNDED_ONLY)
-
-
-def build(model: str, **knobs) -> nn.Module:
-    with torch.device("meta"):  # structure only: no weights needed
-        return get_model_spec(model).build(**knobs)
 
 
 def convs(model: nn.Module) -> list[nn.Conv2d]:
