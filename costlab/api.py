@@ -175,16 +175,12 @@ class ModelComparison:
 
 def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
     """Analyze each model with the same options and line them up with published numbers."""
-    from costlab.references import lookup
+    from costlab.references import lookup_for_input
 
     if len(models) < 1:
         raise UsageError("compare needs at least one model")
     costs = [analyze(m, **options) for m in models]
-    published = []
-    for cost in costs:
-        shape = cost.info.input_shapes[0] if cost.info.input_shapes else ()
-        resolution = shape[-1] if len(shape) >= 3 and shape[-1] == shape[-2] else None
-        published.append(lookup(cost.name, cost.info.knobs, resolution))
+    published = [lookup_for_input(c.name, c.info.knobs, c.info.input_shapes) for c in costs]
     return ModelComparison(costs, published)
 
 

@@ -271,3 +271,16 @@ def test_compare_shows_difference_from_published():
         [100 * (568.740352 - 569) / 569, 100 * (300.774272 - 300) / 300])
     assert frame["params_vs_published_pct"].iloc[0] == pytest.approx(
         100 * (4.231976 - 4.2) / 4.2)
+
+
+def test_analyze_shows_published_numbers_with_difference():
+    payload = json.loads(ok("analyze", "mobilenet_v2", "-f", "json", "--no-layers"))
+    pub = payload["published"]
+    assert pub["macs_m"] == 300 and pub["top1_percent"] == 72.0
+    assert pub["macs_vs_published_pct"] == pytest.approx(100 * (300.774272 - 300) / 300)
+    table = ok("analyze", "mobilenet_v1", "--no-layers")
+    assert "MACs 569M (computed -0.0%), params 4.2M (computed +0.8%), top-1 70.6%" in table
+    none = json.loads(ok("analyze", "mobilenet_v2", "-w", "0.75", "-f", "json", "--no-layers"))
+    assert none["published"] is None
+    md = ok("analyze", "resnet50", "--knob", "layout=v1", "-f", "md", "--no-layers")
+    assert "Published (He et al. 2016" in md and "MACs 3800M (computed +1.5%)" in md

@@ -69,3 +69,15 @@ def lookup(model: str, knobs: dict[str, Any], resolution: int | None) -> Publish
         if _variant_matches(entry.variant, knobs):
             return entry
     return None
+
+
+def lookup_for_input(model: str, knobs: dict[str, Any],
+                     input_shapes: tuple[tuple[int, ...], ...]) -> PublishedEntry | None:
+    """The published row for a model run on ``input_shapes`` (a square image's side is the
+    resolution; other inputs match rows without a resolution only)."""
+    shape = input_shapes[0] if input_shapes else ()
+    square = len(shape) >= 3 and shape[-1] == shape[-2]
+    if not square:
+        return next((e for e in published() if e.model == model and e.resolution is None
+                     and _variant_matches(e.variant, knobs)), None)
+    return lookup(model, knobs, int(shape[-1]))

@@ -92,6 +92,7 @@ def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict
                   "input_shapes": [list(s) for s in info.input_shapes], "device": info.device,
                   "dtype": info.dtype, "reference": info.reference},
         "totals": tables.totals_dict(cost),
+        "published": tables.published_dict(cost),
         "modules": _records(cost.to_dataframe(depth=depth)),
         "layers": _records(cost.to_dataframe()) if layers else [],
         "uncounted": [{"op": u.op, "calls": u.calls, "modules": u.modules}
@@ -120,7 +121,8 @@ def analysis_text(cost: "ModelCost", fmt: str, depth: int, layers: bool = True) 
                  f"## Modules (depth {depth})", "", _markdown(cost.to_dataframe(depth=depth))]
         if layers:
             lines += ["", "## Layers", "", _markdown(cost.to_dataframe())]
-        lines += ["", uncounted_text(cost), "", "_" + conventions.caption() + "_", ""]
+        lines += ["", tables.published_text(cost), "", uncounted_text(cost), "",
+                  "_" + conventions.caption() + "_", ""]
         return "\n".join(lines)
     raise UsageError(f"format {fmt!r} is rendered, not exported")
 

@@ -84,6 +84,7 @@ def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Consol
         f"(read {millions(t.bytes_read)}, written {millions(t.bytes_written)}), "
         f"peak activation {millions(t.peak_activation_bytes)} MB, {t.ops} ops; "
         f"bytes as {cost.info.dtype or 'each tensor dtype'}, traced on {cost.info.device}.")
+    console.print(tables.published_text(cost), markup=False)
     console.print(uncounted_text(cost))
     console.print("[dim]" + conventions.caption() + "[/dim]")
 

@@ -37,6 +37,43 @@ def percent_difference(computed: float, published: float | None) -> float | None
     return 100.0 * (computed - published) / published
 
 
+def published_for(cost: "ModelCost"):
+    from costlab.references import lookup_for_input
+
+    return lookup_for_input(cost.name, cost.info.knobs, cost.info.input_shapes)
+
+
+def published_dict(cost: "ModelCost") -> dict[str, Any] | None:
+    """The published row beside the computed totals, with the differences in %."""
+    pub = published_for(cost)
+    if pub is None:
+        return None
+    return {
+        "macs_m": pub.macs_millions, "params_m": pub.params_millions,
+        "top1_percent": pub.top1_percent, "source": pub.source, "note": pub.note,
+        "macs_vs_published_pct": percent_difference(cost.total.macs / MILLION,
+                                                    pub.macs_millions),
+        "params_vs_published_pct": percent_difference(cost.total.params / MILLION,
+                                                      pub.params_millions),
+    }
+
+
+def published_text(cost: "ModelCost") -> str:
+    """One line: the published numbers and how far the computed ones are from them."""
+    pub = published_dict(cost)
+    if pub is None:
+        return "Published: no row for this model and setting."
+    parts = []
+    for key, label, unit in (("macs_m", "MACs", "M"), ("params_m", "params", "M")):
+        if pub[key] is not None:
+            parts.append(f"{label} {pub[key]:g}{unit} (computed "
+                         f"{pub[key.split('_')[0] + '_vs_published_pct']:+.1f}%)")
+    if pub["top1_percent"] is not None:
+        parts.append(f"top-1 {pub['top1_percent']:g}%")
+    note = f"; {pub['note']}" if pub["note"] else ""
+    return f"Published ({pub['source']}{note}): " + ", ".join(parts) + "."
+
+
 def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
     rows = []
     for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios(), strict=False):
@@ -104,13 +141,11 @@ SWEEP_METRICS = ["macs_m", "flops_m", "params_m", "memory_access_mb", "peak_acti
 
 
 def sweep_rows(result) -> list[dict[str, Any]]:
-    from costlab.references import lookup
-
     rows = []
     for point, cost in zip(result.points, result.costs):
         t = cost.total
         shape = cost.info.input_shapes[0]
-        pub = lookup(cost.name, cost.info.knobs, shape[-1] if len(shape) >= 3 else None)
+        pub = published_for(cost)
         rows.append({
             **point, "input": shape_text(shape), "macs_m": t.macs / MILLION,
             "flops_m": t.flops / MILLION, "params_m": t.params / MILLION,
