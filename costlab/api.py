@@ -60,76 +60,202 @@ def _storage_dtype(dtype: str | None):
     return getattr(torch, dtype)
 
 
-def analyze(model: Any, input_shape: Sequence[int] | str | None = None, *, inputs: Any = None,
-            batch: int = 1, resolution: int | None = None, device: str = "meta",
-            dtype: str | None = None, name: str | None = None, **knobs: Any) -> ModelCost:
+INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "bool")
+
+InputSpec = tuple[tuple[int, ...], "str | None"]  # (shape, dtype name or None: the default)
+
+
+def parse_input(text: str | Sequence[int]) -> InputSpec:
+    """``"1,128:int64"`` -> ((1, 128), "int64"); a bare shape leaves the dtype to the model
+    (float32, or int64 for a registered model that takes token ids)."""
+    if not isinstance(text, str):
+        try:
+            shape = tuple(int(d) for d in text)
+        except (TypeError, ValueError):
+            raise UsageError(f"malformed input shape {text!r}") from None
+        _check_shape(shape)
+        return shape, None
+    shape_text, _, dtype = text.partition(":")
+    dtype = dtype.strip() or None
+    if dtype is not None and dtype not in INPUT_DTYPES:
+        raise UsageError(f"unknown input dtype {dtype!r} in {text!r}; choose from "
+                         f"{', '.join(INPUT_DTYPES)}")
+    return parse_shape(shape_text), dtype
+
+
+def _input_specs(input_shape: Any) -> list[InputSpec] | None:
+    """One spec per positional input, from a shape, a string or a list of either."""
+    if input_shape is None:
+        return None
+    if isinstance(input_shape, str) or (isinstance(input_shape, (tuple, list)) and input_shape
+                                        and isinstance(input_shape[0], int)):
+        return [parse_input(input_shape)]
+    specs = [parse_input(item) for item in input_shape]
+    if not specs:
+        raise UsageError("give at least one input shape")
+    return specs
+
+
+@dataclass
+class _Target:
+    """A model ready to trace, and how to rebuild it on the CPU if meta cannot run it."""
+
+    module: Any
+    name: str
+    device: str
+    knobs: dict[str, Any]
+    input_dtype: str = "float32"
+    default_shape: tuple[int, ...] | None = None
+    reference: str = ""
+    variant: str = ""
+    notes: list[str] | None = None
+    rebuild_on_cpu: Any = None  # () -> _Target, for models built on meta by costlab
+    example_inputs: tuple | None = None
+    example_kwargs: dict | None = None
+
+
+def _registered_target(spec, knobs, specs, batch, resolution, device) -> _Target:
+    import torch
+
+    resolved = spec.resolve_knobs(knobs)
+    shape = specs[0][0] if specs else spec.input_for(batch, resolution, resolved)
+    _check_shape(shape)
+    with torch.device(device):
+        module = spec.build(input_shape=shape, **resolved)
+    variant = ",".join(f"{k.name}={resolved[k.name]}" for k in spec.knobs
+                       if resolved[k.name] != k.default)
+    return _Target(module, spec.name, device, resolved, spec.input_dtype, shape,
+                   spec.reference, variant)
+
+
+def _loaded_target(specifier: str, model_kwargs: dict | None, device: str) -> _Target:
+    from costlab.models.loaders import load
+
+    loaded = load(specifier, model_kwargs, device)
+    target = _Target(loaded.module, loaded.name, loaded.device, dict(model_kwargs or {}),
+                     notes=list(loaded.notes), example_inputs=loaded.example_inputs,
+                     example_kwargs=loaded.example_kwargs)
+    if loaded.device == "meta":
+        def rebuild() -> _Target:
+            again = _loaded_target(specifier, model_kwargs, "cpu")
+            again.notes = (again.notes or []) + [
+                "traced on cpu: the forward pass cannot run on meta"]
+            return again
+        target.rebuild_on_cpu = rebuild
+    return target
+
+
+def _module_target(module: Any, name: str | None) -> _Target:
+    from costlab.models.loaders import unwrap
+
+    module = unwrap(module)
+    first = next(iter(module.parameters()), None)
+    if first is None:
+        first = next(iter(module.buffers()), None)
+    device = first.device.type if first is not None else "cpu"
+    return _Target(module, name or type(module).__name__, device, {})
+
+
+def _make_inputs(target: _Target, specs, input_kwargs, inputs):
+    import torch
+
+    if inputs is not None:
+        args = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    elif specs:
+        args = tuple(make_input(shape, dtype or target.input_dtype, target.device)
+                     for shape, dtype in specs)
+    elif target.default_shape is not None:
+        args = (make_input(target.default_shape, target.input_dtype, target.device),)
+    elif target.example_inputs is not None:
+        args = tuple(target.example_inputs)
+        if input_kwargs is None and target.example_kwargs:
+            input_kwargs = dict(target.example_kwargs)
+    else:
+        raise UsageError(f"{target.name} needs an input: give --input (e.g. 1,3,224,224, "
+                         "or 1,128:int64 for token ids)")
+    kwargs = {}
+    for key, value in (input_kwargs or {}).items():
+        if isinstance(value, torch.Tensor):
+            kwargs[key] = value
+        else:
+            shape, dtype = parse_input(value)
+            kwargs[key] = make_input(shape, dtype or "float32", target.device)
+    return args, kwargs
+
+
+def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
+            input_kwargs: dict[str, Any] | None = None, batch: int = 1,
+            resolution: int | None = None, device: str = "meta", dtype: str | None = None,
+            name: str | None = None, model_kwargs: dict[str, Any] | None = None,
+            **knobs: Any) -> ModelCost:
     """Trace one forward pass of ``model`` and return its per-op costs.
 
-    ``model`` is a registered name (see ``costlab list``) or an ``nn.Module``. Registered
-    models are built on ``device`` ("meta" allocates no weights) with ``knobs`` (e.g.
-    ``width=0.75``) and fed a random input of their default shape, or ``input_shape``, or
-    ``resolution`` x ``resolution``, with ``batch``. A module is run where its parameters
-    live, on ``inputs`` or a random tensor of ``input_shape``. ``dtype`` sets the storage
-    size of floating-point tensors for byte counts (default: each tensor's own).
+    ``model`` is a registered name (see ``costlab list``), a specifier of a user's model
+    (``file.py:Class``, ``package.module:factory``, ``torchvision:NAME``, ``timm:NAME``,
+    ``model.pt2``; built with ``model_kwargs``) or an ``nn.Module``. Registered models are
+    built on ``device`` ("meta" allocates no weights) with ``knobs`` (e.g. ``width=0.75``)
+    and fed a random input of their default shape, or ``resolution`` x ``resolution``, with
+    ``batch``. ``input_shape`` gives the input instead: a shape, ``"1,128:int64"``, or a
+    list of those for several inputs; ``input_kwargs`` maps keyword inputs to such specs or
+    tensors; ``inputs`` gives the tensors themselves. A module is run where its parameters
+    live. ``dtype`` sets the storage size of floating-point tensors for byte counts
+    (default: each tensor's own).
     """
-    import torch
     from torch import nn
 
     from costlab.analysis import build_cost
+    from costlab.errors import ForwardError
     from costlab.models import registry
+    from costlab.models.loaders import is_specifier
 
     _check_positive("batch", batch)
     _check_positive("resolution", resolution)
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
     storage_dtype = _storage_dtype(dtype)
-    if isinstance(input_shape, str):
-        input_shape = parse_shape(input_shape)
+    specs = _input_specs(input_shape)
 
-    reference = variant = ""
-    if isinstance(model, str):
-        spec = registry().get(model)
-        resolved = spec.resolve_knobs(knobs)
-        shape = (tuple(input_shape) if input_shape is not None
-                 else spec.input_for(batch, resolution, resolved))
-        _check_shape(shape)
-        with torch.device(device):
-            module = spec.build(input_shape=shape, **resolved)
-        name = name or spec.name
-        reference = spec.reference
-        variant = ",".join(f"{k.name}={resolved[k.name]}" for k in spec.knobs
-                           if resolved[k.name] != k.default)
-        input_dtype = spec.input_dtype
-        run_device = device
+    registered_prefix = isinstance(model, str) and model.split(":")[0] == "block"
+    if isinstance(model, str) and (model in registry().specs or not is_specifier(model)
+                                   or registered_prefix):
+        if model_kwargs:
+            raise UsageError("--kwargs apply to user models; registered models take knobs")
+        target = _registered_target(registry().get(model), knobs, specs, batch, resolution,
+                                    device)
+    elif isinstance(model, str):
+        if knobs:
+            raise UsageError(f"knobs {sorted(knobs)} apply to registered models only; "
+                             "pass constructor arguments as --kwargs JSON")
+        target = _loaded_target(model, model_kwargs, device)
     elif isinstance(model, nn.Module):
         if knobs:
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")
-        module, resolved = model, {}
-        input_dtype = "float32"
-        name = name or type(model).__name__
-        first = next(iter(module.parameters()), None)
-        if first is None:
-            first = next(iter(module.buffers()), None)
-        run_device = str(first.device) if first is not None else "cpu"
-        shape = tuple(input_shape) if input_shape is not None else None
+        target = _module_target(model, name)
     else:
-        raise UsageError(f"cannot analyze {type(model).__name__}: give a model name or an nn.Module")
+        raise UsageError(f"cannot analyze {type(model).__name__}: give a model name, a "
+                         "specifier or an nn.Module")
+    if name:
+        target.name = name
 
-    if inputs is None:
-        if shape is None:
-            raise UsageError("give input_shape or inputs for a module")
-        _check_shape(shape)
-        inputs = (make_input(shape, input_dtype, run_device),)
-    elif isinstance(inputs, torch.Tensor):
-        inputs = (inputs,)
-
-    was_training = module.training
-    module.eval()
-    try:
-        return build_cost(module, tuple(inputs), name=name, knobs=resolved, device=run_device,
-                          storage_dtype=storage_dtype, reference=reference, variant=variant)
-    finally:
-        module.train(was_training)
+    while True:
+        args, kwargs = _make_inputs(target, specs, input_kwargs, inputs)
+        module = target.module
+        was_training = module.training
+        module.eval()
+        try:
+            cost = build_cost(module, args, name=target.name, knobs=target.knobs,
+                              device=target.device, storage_dtype=storage_dtype,
+                              reference=target.reference, variant=target.variant,
+                              input_kwargs=kwargs)
+        except ForwardError:
+            if target.rebuild_on_cpu is None or inputs is not None:
+                raise
+            target = target.rebuild_on_cpu()  # meta cannot run it: data-dependent code
+            continue
+        finally:
+            module.train(was_training)
+        cost.info.notes = list(target.notes or [])
+        return cost
 
 
 @dataclass
@@ -184,15 +310,19 @@ def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
     return ModelComparison(costs, published)
 
 
-def fvcore_check(model: Any, cost: ModelCost, depth: int = 1):
+def fvcore_check(model: Any, cost: ModelCost, depth: int = 1,
+                 model_kwargs: dict[str, Any] | None = None):
     """fvcore's per-module count of the same model beside ``cost`` (see fvcore_check.py)."""
     from torch import nn
 
     from costlab.analysis.fvcore_check import check_fvcore
     from costlab.models import registry
+    from costlab.models.loaders import load
 
     input_dtype = "float32"
-    if isinstance(model, str):
+    if isinstance(model, str) and model not in registry().specs:
+        module = load(model, model_kwargs, "cpu").module  # fvcore needs real weights
+    elif isinstance(model, str):
         spec = registry().get(model)
         # a CPU twin with random weights
         module = spec.build(input_shape=cost.info.input_shapes[0], **cost.info.knobs)

@@ -87,13 +87,40 @@ def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
     return values
 
 
-def _options(width, knob, resolution, input_shape, batch, dtype, device) -> dict:
-    from costlab.api import parse_shape
+def _json_object(text: Optional[str], option: str) -> dict:
+    import json
+
+    from costlab.errors import UsageError
+
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{option} is not valid JSON: {exc.msg} (at character {exc.pos})") \
+            from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option} must be a JSON object like '{{\"num_classes\": 10}}'")
+    return value
+
+
+def _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs=None,
+             kwargs_inputs=None) -> dict:
+    from costlab.errors import UsageError
 
     options = dict(_knobs(width, knob))
     options.update(batch=batch, resolution=resolution, dtype=dtype, device=device)
-    if input_shape is not None:
-        options["input_shape"] = parse_shape(input_shape)
+    if input_shape:
+        options["input_shape"] = list(input_shape)  # parsed (and checked) by the API
+    model_kwargs = _json_object(kwargs, "--kwargs")
+    if model_kwargs:
+        options["model_kwargs"] = model_kwargs
+    keyword_inputs = _json_object(kwargs_inputs, "--kwargs-inputs")
+    for key, value in keyword_inputs.items():
+        if not isinstance(value, str):
+            raise UsageError(f"--kwargs-inputs: {key!r} must be a shape string like "
+                             "\"1,128:int64\"")
+        options.setdefault("input_kwargs", {})[key] = value
     return options
 
 
@@ -110,7 +137,15 @@ WidthOpt = typer.Option(None, "--width", "-w", help="width multiplier alpha (Mob
 KnobOpt = typer.Option(None, "--knob", "-k", help="any model knob, NAME=VALUE (repeatable)")
 ResolutionOpt = typer.Option(None, "--resolution", "-r",
                              help="input resolution rho, as pixels per side (e.g. 192)")
-InputOpt = typer.Option(None, "--input", "-i", help="full input shape, e.g. 1,3,224,224")
+InputOpt = typer.Option(None, "--input", "-i",
+                        help="an input's shape, e.g. 1,3,224,224, or 1,128:int64 for token ids "
+                             "(repeat for several inputs)")
+KwargsOpt = typer.Option(None, "--kwargs",
+                         help="constructor arguments of a user model, as JSON: "
+                              "'{\"num_classes\": 10}'")
+KwargsInputsOpt = typer.Option(None, "--kwargs-inputs",
+                               help="keyword inputs of forward, as JSON: "
+                                    "'{\"mask\": \"1,128:int64\"}'")
 BatchOpt = typer.Option(1, "--batch", "-b", help="batch size")
 DtypeOpt = typer.Option(None, "--dtype",
                         help="storage dtype for memory-access bytes: float32, float16, "
@@ -143,13 +178,16 @@ def list_models(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOp
 @_guarded
 def analyze(
     model: str = typer.Argument(..., metavar="MODEL",
-                                help="a registered model name (see `costlab list`)"),
+                                help="a registered name (`costlab list`), file.py:Class, "
+                                     "package.module:factory, torchvision:NAME, timm:NAME "
+                                     "or FILE.pt2"),
     depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="one row per op"),
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[str] = InputOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
     batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
@@ -164,22 +202,24 @@ def analyze(
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
     fmt = _prepare_output(fmt, output)
-    cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch, dtype,
-                                          device))
+    options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
+                       kwargs_inputs)
+    cost = run_analysis(model, **options)
     if check == "fvcore":
-        _emit_fvcore(model, cost, depth, fmt, output)
+        _emit_fvcore(model, cost, depth, fmt, output, options.get("model_kwargs"))
         return
     _emit(lambda f: analysis_text(cost, f, depth, layers),
           lambda c: render_analysis(cost, depth, layers, c), fmt, output)
 
 
-def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str]) -> None:
+def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str],
+                 model_kwargs: Optional[dict] = None) -> None:
     from costlab.analysis.fvcore_check import SUMMARY
     from costlab.api import fvcore_check
     from costlab.report.export import frame_text
     from costlab.report.render import render_frame
 
-    result = fvcore_check(model, cost, depth)
+    result = fvcore_check(model, cost, depth, model_kwargs)
     unsupported = ", ".join(f"{op} x{n}" for op, n in sorted(result.unsupported.items()))
     caption = SUMMARY + (f" fvcore's unsupported ops: {unsupported}." if unsupported else "")
     _emit(lambda f: frame_text(result.frame, f, caption, kind="fvcore_check"),
@@ -193,7 +233,8 @@ def compare(
     models: List[str] = typer.Argument(..., metavar="MODEL...",
                                        help="registered model names, the first is the baseline"),
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[str] = InputOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
     batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
@@ -204,7 +245,7 @@ def compare(
 
     fmt = _prepare_output(fmt, output)
     comparison = run_comparison(models, **_options(width, knob, resolution, input_shape, batch,
-                                                   dtype, device))
+                                                   dtype, device, kwargs, kwargs_inputs))
     _emit(lambda f: comparison_text(comparison, f),
           lambda c: render_comparison(comparison, c), fmt, output)
 

@@ -21,7 +21,8 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     uncounted = state.uncounted_ops()
     total = totals(state.records, params=count_params(model), buffers=count_buffers(model),
                    peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
-    shapes = tuple(tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor))
+    tensors = [*inputs, *(input_kwargs or {}).values()]
+    shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
     info = ModelInfo(name, dict(knobs), shapes, device,
                      str(storage_dtype).replace("torch.", "") if storage_dtype else None,
                      reference, variant)

@@ -92,6 +92,7 @@ class ModelInfo:
     dtype: str | None  # storage dtype used for bytes; None: each tensor's own dtype
     reference: str = ""
     variant: str = ""  # the knobs set away from their defaults, "width=0.75"
+    notes: list[str] = field(default_factory=list)  # how the model was built or run
 
 
 @dataclass

@@ -90,7 +90,7 @@ def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict
     payload.update({
         "model": {"name": info.name, "knobs": info.knobs,
                   "input_shapes": [list(s) for s in info.input_shapes], "device": info.device,
-                  "dtype": info.dtype, "reference": info.reference},
+                  "dtype": info.dtype, "reference": info.reference, "notes": info.notes},
         "totals": tables.totals_dict(cost),
         "published": tables.published_dict(cost),
         "modules": _records(cost.to_dataframe(depth=depth)),
@@ -121,7 +121,9 @@ def analysis_text(cost: "ModelCost", fmt: str, depth: int, layers: bool = True) 
                  f"## Modules (depth {depth})", "", _markdown(cost.to_dataframe(depth=depth))]
         if layers:
             lines += ["", "## Layers", "", _markdown(cost.to_dataframe())]
-        lines += ["", tables.published_text(cost), "", uncounted_text(cost), "",
+        lines += [""] + [f"Note: {note}" for note in cost.info.notes]
+        lines += ["", tables.published_text(cost) or "Published: none.", "",
+                  uncounted_text(cost), "",
                   "_" + conventions.caption() + "_", ""]
         return "\n".join(lines)
     raise UsageError(f"format {fmt!r} is rendered, not exported")

@@ -84,7 +84,10 @@ def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Consol
         f"(read {millions(t.bytes_read)}, written {millions(t.bytes_written)}), "
         f"peak activation {millions(t.peak_activation_bytes)} MB, {t.ops} ops; "
         f"bytes as {cost.info.dtype or 'each tensor dtype'}, traced on {cost.info.device}.")
-    console.print(tables.published_text(cost), markup=False)
+    for note in cost.info.notes:
+        console.print(f"Note: {note}", markup=False)
+    if tables.published_text(cost):
+        console.print(tables.published_text(cost), markup=False)
     console.print(uncounted_text(cost))
     console.print("[dim]" + conventions.caption() + "[/dim]")
 
@@ -109,6 +112,8 @@ def render_comparison(comparison: "ModelComparison", console: Console) -> None:
     for line in comparison.summary_lines():
         console.print(line)
     for cost in comparison.costs:
+        for note in cost.info.notes:
+            console.print(f"{cost.name}: note: {note}", markup=False)
         if cost.uncounted:
             console.print(f"{cost.name}: {uncounted_text(cost)}")
     sources = sorted({p.source for p in comparison.published if p})

@@ -62,7 +62,10 @@ def published_text(cost: "ModelCost") -> str:
     """One line: the published numbers and how far the computed ones are from them."""
     pub = published_dict(cost)
     if pub is None:
-        return "Published: no row for this model and setting."
+        from costlab.references import published
+
+        known = any(row.model == cost.name for row in published())
+        return "Published: no row for this setting." if known else ""
     parts = []
     for key, label, unit in (("macs_m", "MACs", "M"), ("params_m", "params", "M")):
         if pub[key] is not None:
