@@ -6,7 +6,6 @@ Every model file here is written by the test itself.
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 import torch
