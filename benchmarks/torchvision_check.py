@@ -19,6 +19,15 @@ import time
 import costlab
 
 
+def builder_kwargs(name: str, crop: int) -> dict:
+    """What torchvision's weights builders set themselves when they load weights."""
+    if name == "googlenet":
+        return {"aux_logits": False}  # the published count leaves the aux heads out
+    if name.startswith("vit_") and crop != 224:
+        return {"image_size": crop}  # vit_h_14's weights are for 518x518
+    return {}
+
+
 def rows(only: set[str] | None, device: str):
     import torchvision
     from torchvision.models import get_model_weights, list_models
@@ -33,11 +42,11 @@ def rows(only: set[str] | None, device: str):
         for w in weights[:1]:  # the first (default) weights of each model
             meta = w.meta
             crop = w.transforms().crop_size[0]
+            kwargs = {"num_classes": len(meta["categories"]), **builder_kwargs(name, crop)}
             start = time.perf_counter()
             try:
                 cost = costlab.analyze(f"torchvision:{name}", (1, 3, crop, crop),
-                                       model_kwargs={"num_classes": len(meta["categories"])},
-                                       device=device)
+                                       model_kwargs=kwargs, device=device)
             except costlab.errors.CostlabError as exc:
                 yield name, crop, meta["_ops"], None, meta["num_params"], None, str(exc)
                 continue
@@ -58,6 +67,17 @@ def main() -> int:
         print("torchvision is not installed: pip install torchvision", file=sys.stderr)
         return 2
     only = set(filter(None, args.only.split(","))) or None
+    import datetime
+    import platform
+
+    import torch
+    import torchvision as tv
+
+    print(f"# costlab vs torchvision's published costs\n\n{datetime.date.today()}, "
+          f"torch {torch.__version__}, torchvision {tv.__version__}, costlab "
+          f"{costlab.__version__}, Python {platform.python_version()}, analyzed on "
+          f"{args.device}. GMACs are compared at torchvision's printed precision (3 "
+          f"decimals), params exactly.\n")
     print("| model | crop | torchvision GMACs | costlab GMACs | match | torchvision params "
           "| costlab params | match | note |")
     print("|---|---:|---:|---:|---|---:|---:|---|---|")

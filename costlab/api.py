@@ -283,7 +283,7 @@ class ModelComparison:
     def summary_lines(self) -> list[str]:
         """``mobilenet_v2: 0.53x MACs, 0.83x params`` for every model after the first."""
         lines = []
-        for cost, r in list(zip(self.costs, self.ratios(), strict=False))[1:]:
+        for cost, r in list(zip(self.costs, self.ratios()))[1:]:
             parts = [f"{r[k]:.2f}x {label}" for k, label in (("macs", "MACs"), ("params", "params"))
                      if r[k] is not None]
             line = f"{cost.name}: {', '.join(parts)} (vs {self.costs[0].name})"

@@ -102,8 +102,9 @@ def register(names: Sequence[str] | str, doc: str) -> Callable[[Formula], Formul
 KNOWN_ZERO_NAMES = (
     "view", "_unsafe_view", "reshape", "_reshape_alias", "view_as", "t", "t_", "transpose",
     "transpose_", "permute", "expand", "expand_as", "slice", "select", "unsqueeze",
-    "unsqueeze_", "squeeze", "squeeze_", "alias", "as_strided", "detach", "detach_", "split",
-    "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "unbind", "narrow", "diagonal", "unfold", "movedim", "view_as_real",
+    "unsqueeze_", "squeeze", "squeeze_", "alias", "as_strided", "as_strided_", "detach",
+    "detach_", "split", "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes",
+    "unsafe_chunk", "unbind", "narrow", "diagonal", "unfold", "movedim", "view_as_real",
     "view_as_complex", "_neg_view", "_conj", "conj", "resolve_conj", "resolve_neg",
     "lift_fresh", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
     "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size",
@@ -509,7 +510,7 @@ def _avg_pool(args, kwargs, out) -> OpCost:
 def adaptive_window_total(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> int:
     """Sum over output positions of the adaptive pooling window size (exact, separable)."""
     total = 1
-    for n_in, n_out in zip(in_sizes, out_sizes, strict=False):
+    for n_in, n_out in zip(in_sizes, out_sizes):
         per_dim = 0
         for i in range(n_out):
             start = (i * n_in) // n_out

@@ -54,7 +54,8 @@ class MBConv(nn.Module):
     residual add when the stride is 1 and the channel counts match."""
 
     def __init__(self, in_channels: int, expanded: int, out_channels: int, kernel_size: int,
-                 stride: int, activation: Callable[[], nn.Module], squeeze_excite: nn.Module | None = None):
+                 stride: int, activation: Callable[[], nn.Module],
+                 squeeze_excite: nn.Module | None = None):
         super().__init__()
         self.use_residual = stride == 1 and in_channels == out_channels
         layers: OrderedDict[str, nn.Module] = OrderedDict()

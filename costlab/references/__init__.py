@@ -64,7 +64,7 @@ def lookup(model: str, knobs: dict[str, Any], resolution: int | None) -> Publish
     for entry in published():
         if entry.model != model:
             continue
-        if entry.resolution is not None and resolution is not None and entry.resolution != resolution:
+        if None not in (entry.resolution, resolution) and entry.resolution != resolution:
             continue
         if _variant_matches(entry.variant, knobs):
             return entry

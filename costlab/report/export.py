@@ -184,7 +184,8 @@ def models_frame(specs: Sequence["ModelSpec"]) -> "pd.DataFrame":
         "knobs": ", ".join(f"{k.name}={k.default}" for k in s.knobs),
         "default_input": "x".join(str(d) for d in (1, *s.default_input())),
         "reference": s.reference,
-    } for s in sorted(specs, key=lambda s: (s.family, s.name))], columns=["model", "family", "knobs", "default_input", "reference"])
+    } for s in sorted(specs, key=lambda s: (s.family, s.name))],
+        columns=["model", "family", "knobs", "default_input", "reference"])
 
 
 def models_text(specs: Sequence["ModelSpec"], fmt: str) -> str:

@@ -17,7 +17,8 @@ MILLION = 1_000_000
 COMPARISON_COLUMNS = [
     "model", "variant", "input", "macs_m", "flops_m", "params_m", "buffers_m",
     "memory_access_mb", "peak_activation_mb", "published_macs_m", "published_params_m",
-    "published_top1", "macs_vs_published_pct", "params_vs_published_pct", "macs_ratio", "params_ratio", "memory_access_ratio", "ops",
+    "published_top1", "macs_vs_published_pct", "params_vs_published_pct", "macs_ratio",
+    "params_ratio", "memory_access_ratio", "ops",
     "uncounted_ops", "published_source",
 ]
 
@@ -79,7 +80,7 @@ def published_text(cost: "ModelCost") -> str:
 
 def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
     rows = []
-    for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios(), strict=False):
+    for cost, pub, ratio in zip(comparison.costs, comparison.published, comparison.ratios()):
         t = cost.total
         rows.append({
             "model": cost.name,
