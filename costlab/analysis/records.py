@@ -30,6 +30,9 @@ class OpRecord:
     bytes_written: int
     attrs: dict[str, Any] | None = None  # kernel, stride, groups, notes
     counted: bool = True  # False: no formula; MACs/FLOPs unknown, bytes still measured
+    # the dataflow graph: for each activation input, the index of the op that wrote it
+    # (-1 for a model input or a constant); weights are not edges
+    sources: tuple[int, ...] = ()
 
     @property
     def memory_access_bytes(self) -> int:

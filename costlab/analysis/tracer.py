@@ -75,6 +75,8 @@ class TraceState:
         self.params_seen: set[int] = set()
         # storage key -> [bytes, first op index, last op index] of activation storages
         self.live: dict[int, list[int]] = {}
+        # storage key -> index of the op that last wrote it: the dataflow graph's edges
+        self.producer: dict[int, int] = {}
         self.keep_alive: list[torch.Tensor] = []  # so storage keys are never reused
         self._itemsize: dict[torch.dtype, int] = {}
         self._storage_dtype = storage_dtype
@@ -116,12 +118,15 @@ class TraceState:
         read = 0
         params = 0
         input_shapes = []
+        sources = []  # indices of the ops that wrote this op's activation inputs
+        producer = self.producer
         for t in _iter_tensors(args, kwargs):
             read += t.numel() * self.itemsize(t.dtype)
             key = _storage_key(t)
             n = weights.get(key)
             if n is None:
                 input_shapes.append(tuple(t.shape))
+                sources.append(producer.get(key, -1))  # -1: a model input or a constant
                 span = live.get(key)
                 if span is not None:
                     span[2] = index
@@ -142,12 +147,13 @@ class TraceState:
             written += t.numel() * self.itemsize(t.dtype)
             output_shapes.append(tuple(t.shape))
             self.add_activation(t, index)
+            producer[_storage_key(t)] = index
 
         if cost is not None:
             self.records.append(OpRecord(
                 index, module, self.module_types.get(module, ""), name, cost.category,
                 tuple(input_shapes), tuple(output_shapes), cost.macs, cost.flops, params,
-                read, written, cost.attrs, True))
+                read, written, cost.attrs, True, tuple(sources)))
         else:
             calls, modules = self.uncounted.get(name, (0, {}))
             modules[module] = None
@@ -155,7 +161,7 @@ class TraceState:
             self.records.append(OpRecord(
                 index, module, self.module_types.get(module, ""), name, formulas.OTHER,
                 tuple(input_shapes), tuple(output_shapes), 0, 0, params, read, written,
-                None, False))
+                None, False, tuple(sources)))
 
     def uncounted_ops(self) -> list[UncountedOp]:
         return [UncountedOp(op, calls, list(mods)) for op, (calls, mods) in self.uncounted.items()]

@@ -164,3 +164,16 @@ def test_results_do_not_leak_between_runs():
     a = run(nn.Linear(4, 4), (1, 4))
     b = run(nn.Linear(4, 4), (1, 4))
     assert a.total == b.total and len(a.layers) == len(b.layers) == 1
+
+
+def test_dataflow_edges():
+    class Branches(nn.Module):
+        def forward(self, x):
+            a, b = torch.relu(x), torch.sigmoid(x)  # two branches off the input
+            c = torch.cat([a, b])
+            c.mul_(2)  # in place: later readers read what mul_ wrote
+            return c + 1
+
+    cost = run(Branches(), (4,))
+    assert [(r.op, r.sources) for r in cost.layers] == [
+        ("relu", (-1,)), ("sigmoid", (-1,)), ("cat", (0, 1)), ("mul_", (2,)), ("add", (3,))]
