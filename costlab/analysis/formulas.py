@@ -216,26 +216,25 @@ def _convolution(args, kwargs, out) -> OpCost:
                      padding=padding, dilation=dilation)
 
 
-@register(["conv1d", "conv2d", "conv3d"], "as convolution")
-def _conv_nd(args, kwargs, out) -> OpCost:
-    x, w = args[0], args[1]
-    bias = _arg(args, kwargs, 2, "bias")
-    return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
-                     transposed=False, groups=int(_arg(args, kwargs, 6, "groups", 1)),
-                     stride=_arg(args, kwargs, 3, "stride"),
-                     padding=_arg(args, kwargs, 4, "padding"),
-                     dilation=_arg(args, kwargs, 5, "dilation"))
+def _conv_op(transposed: bool, dilation_at: int) -> Formula:
+    """The composite conv ops (seen in exported graphs): convNd(input, weight, bias, stride,
+    padding, dilation, groups) and conv_transposeNd(..., output_padding, groups, dilation)."""
+
+    def formula(args, kwargs, out) -> OpCost:
+        x, w = args[0], args[1]
+        bias = _arg(args, kwargs, 2, "bias")
+        return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
+                         transposed=transposed, groups=int(_arg(args, kwargs, 6, "groups", 1)),
+                         stride=_arg(args, kwargs, 3, "stride"),
+                         padding=_arg(args, kwargs, 4, "padding"),
+                         dilation=_arg(args, kwargs, dilation_at, "dilation"))
+
+    return formula
 
 
-@register(["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"], "as convolution")
-def _conv_transpose_nd(args, kwargs, out) -> OpCost:
-    x, w = args[0], args[1]
-    bias = _arg(args, kwargs, 2, "bias")
-    return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
-                     transposed=True, groups=int(_arg(args, kwargs, 6, "groups", 1)),
-                     stride=_arg(args, kwargs, 3, "stride"),
-                     padding=_arg(args, kwargs, 4, "padding"),
-                     dilation=_arg(args, kwargs, 7, "dilation"))
+register(["conv1d", "conv2d", "conv3d"], "as convolution")(_conv_op(False, 5))
+register(["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"], "as convolution")(
+    _conv_op(True, 7))
 
 
 # ------------------------------------------------------------------ linear / matmul

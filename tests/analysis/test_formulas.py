@@ -345,3 +345,16 @@ def test_sdpa_same_count_on_every_cuda_backend(backend):
         pytest.skip(f"{backend} unavailable here: {exc}")
     r = only(cost)
     assert r.macs == 2 * 4 * 64 * 64 * 128 and r.attrs["note"] == "causal mask counted dense"
+
+
+def test_composite_conv_ops_of_exported_graphs():
+    x, w = TensorSpec((1, 8, 10, 10)), TensorSpec((4, 2, 3, 3))
+    conv2d = formulas.lookup(torch.ops.aten.conv2d)
+    cost = conv2d.formula((x, w, None, [1, 1], [1, 1], [1, 1], 4), {}, TensorSpec((1, 4, 10, 10)))
+    assert cost.macs == 4 * 100 * 2 * 9 and cost.category == formulas.GROUPED
+    up = formulas.lookup(torch.ops.aten.conv_transpose2d)
+    wt = TensorSpec((8, 3, 2, 2))
+    cost = up.formula((x, wt, TensorSpec((3,)), [2, 2], [0, 0], [0, 0], 1, [1, 1]), {},
+                      TensorSpec((1, 3, 20, 20)))
+    assert cost.macs == 8 * 100 * 3 * 4 and cost.flops == 2 * cost.macs + 3 * 400
+    assert cost.attrs["transposed"] is True and cost.attrs["dilation"] == (1, 1)
