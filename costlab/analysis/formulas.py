@@ -136,7 +136,7 @@ def numel(shape: Sequence[int]) -> int:
 
 def _first(out: Any) -> Any:
     """The primary output of an op (first element of a tuple output)."""
-    while isinstance(out, (tuple, list)):
+    while isinstance(out, (tuple, list)) and not hasattr(out, "shape"):  # TensorSpec is a tuple
         if not out:
             return None
         out = out[0]
