@@ -252,6 +252,37 @@ def compare(
 
 @app.command()
 @_guarded
+def guidelines(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered name or a user model specifier"),
+    top: int = typer.Option(10, "--top", help="offenders shown per guideline (0: all)"),
+    detail: bool = typer.Option(False, "--detail",
+                                help="CSV: one row per offending layer instead of the summary"),
+    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
+    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
+    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+) -> None:
+    """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each."""
+    from costlab.analysis.guidelines import audit
+    from costlab.api import analyze as run_analysis
+    from costlab.errors import UsageError
+    from costlab.report.export import guidelines_text
+    from costlab.report.render import render_guidelines
+
+    if top < 0:
+        raise UsageError(f"--top must be >= 0, got {top}")
+    fmt = _prepare_output(fmt, output)
+    cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch, dtype,
+                                          device, kwargs, kwargs_inputs))
+    result = audit(cost)
+    _emit(lambda f: guidelines_text(result, f, top or None, detail),
+          lambda c: render_guidelines(result, c, top or None), fmt, output)
+
+
+@app.command()
+@_guarded
 def sweep(
     model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
     width: Optional[str] = typer.Option(None, "--width", "-w",

@@ -284,3 +284,33 @@ def test_analyze_shows_published_numbers_with_difference():
     assert none["published"] is None
     md = ok("analyze", "resnet50", "--knob", "layout=v1", "-f", "md", "--no-layers")
     assert "Published (He et al. 2016" in md and "MACs 3800M (computed +1.5%)" in md
+
+
+# ------------------------------------------------------------------- guidelines
+
+@pytest.mark.parametrize("model,verdicts", [
+    ("shufflenet_v2", ["pass", "pass", "pass", "pass"]),
+    ("shufflenet_v1", ["fail", "fail", "pass", "fail"]),
+])
+def test_guidelines_json(model, verdicts):
+    payload = json.loads(ok("guidelines", model, "-f", "json", "--top", "3"))
+    assert payload["kind"] == "guidelines" and payload["model"] == model
+    assert [r["verdict"] for r in payload["results"]] == verdicts
+    assert [r["guideline"] for r in payload["results"]] == ["G1", "G2", "G3", "G4"]
+    assert all(len(r["offenders"]) <= 3 for r in payload["results"])
+    assert payload["thresholds"]["max_branches"] == 2
+
+
+def test_guidelines_table_and_detail_csv():
+    out = ok("guidelines", "mobilenet_v2", "--top", "2")
+    assert "G1 offenders, worst first (top 2 of" in out and "16->96" in out
+    frame = pd.read_csv(io.StringIO(ok("guidelines", "shufflenet_v1", "-f", "csv", "--detail")))
+    g2 = frame[frame["guideline"] == "G2"]
+    assert (g2["groups"] == 3).all() and g2["rank"].iloc[0] == 1
+    summary = pd.read_csv(io.StringIO(ok("guidelines", "shufflenet_v1", "-f", "csv")))
+    assert list(summary["verdict"]) == ["fail", "fail", "pass", "fail"]
+
+
+def test_guidelines_bad_input():
+    fails("guidelines", "nope_net", code=2)
+    fails("guidelines", "mobilenet_v2", "--top", "-1", code=2)

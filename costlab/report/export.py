@@ -236,3 +236,57 @@ def sweep_text(result, fmt: str) -> str:
                   "_" + conventions.caption() + "_", ""]
         return "\n".join(lines)
     raise UsageError(f"format {fmt!r} is rendered, not exported")
+
+
+# ---------------------------------------------------------------------- guidelines
+
+# Per guideline, the offender columns worth reading, in order.
+GUIDELINE_COLUMNS = {
+    "G1": ["module", "c_in", "c_out", "ratio", "memory_access", "lower_bound", "excess",
+           "share_macs"],
+    "G2": ["module", "groups", "memory_access", "ungrouped_memory_access", "excess",
+           "share_macs"],
+    "G3": ["block", "branches", "fragments", "ops", "share_macs"],
+    "G4": ["module", "op", "output_shape", "memory_access_bytes", "share_bytes"],
+}
+
+
+def offenders_table(result, top: int | None) -> "pd.DataFrame":
+    """A guideline's offenders, worst first, in the columns that explain the verdict."""
+    frame = result.offenders_frame()
+    if frame.empty:
+        return frame
+    columns = [c for c in GUIDELINE_COLUMNS.get(result.guideline, frame.columns)
+               if c in frame.columns]
+    frame = frame[columns]
+    return frame.head(top) if top else frame
+
+
+def guidelines_text(audit, fmt: str, top: int | None = 10, detail: bool = False) -> str:
+    from dataclasses import asdict
+
+    summary, offenders = audit.to_frames()
+    if fmt == "csv":
+        return (offenders if detail else summary).to_csv(index=False)
+    if fmt == "json":
+        payload = _header("guidelines")
+        payload["model"] = audit.model
+        payload["thresholds"] = asdict(audit.thresholds)
+        payload["results"] = [{
+            "guideline": r.guideline, "title": r.title, "verdict": r.verdict,
+            "explanation": r.explanation, "key_metric": r.key_metric, "value": r.value,
+            "metrics": r.metrics, "offenders": _records(offenders_table(r, top))
+            if r.offenders else [],
+        } for r in audit.results]
+        return _json(payload)
+    if fmt == "md":
+        lines = [f"# {audit.model}: ShuffleNet V2's guidelines", "",
+                 _markdown(summary.drop(columns=["model"])), ""]
+        for r in audit.results:
+            if r.offenders:
+                lines += [f"## {r.guideline}: {r.title} ({r.verdict}), worst first", "",
+                          _markdown(offenders_table(r, top)), ""]
+        lines += ["Thresholds: " + ", ".join(f"{k}={v:.4g}" for k, v in
+                                             asdict(audit.thresholds).items()), ""]
+        return "\n".join(lines)
+    raise UsageError(f"format {fmt!r} is rendered, not exported")

@@ -184,3 +184,31 @@ def _nan_none(value):
 
 def _maybe(value, digits: int) -> str:
     return mega(_nan_none(value), digits)
+
+
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def render_guidelines(audit, console: Console, top: int | None = 10) -> None:
+    from dataclasses import asdict
+
+    from costlab.report.export import offenders_table
+
+    table = Table(title=f"{audit.model}: ShuffleNet V2's guidelines (Ma et al. 2018)",
+                  title_justify="left")
+    for col in ("", "guideline", "verdict", "key metric", "why"):
+        table.add_column(col, overflow="fold")
+    for r in audit.results:
+        style = VERDICT_STYLE.get(r.verdict, "")
+        table.add_row(r.guideline, r.title, f"[{style}]{r.verdict}[/{style}]",
+                      f"{r.key_metric} = {_cell(r.value)}", r.explanation)
+    console.print(table)
+    for r in audit.results:
+        if r.verdict == "pass" or not r.offenders:
+            continue
+        frame = offenders_table(r, top)
+        render_frame(frame, f"{r.guideline} offenders, worst first (top {len(frame)} of "
+                     f"{len(r.offenders)})", console)
+    console.print("[dim]Thresholds: " + ", ".join(
+        f"{k}={v:.4g}" for k, v in asdict(audit.thresholds).items())
+        + ". Memory access in elements; see the README for what each threshold means.[/dim]")
