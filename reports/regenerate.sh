@@ -6,3 +6,6 @@ costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.md
 costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.csv
 costlab analyze mobilenet_v2 --depth 2 --no-layers -o mobilenet_v2_modules.md
 costlab formulas -o formulas.md
+for model in shufflenet_v1 shufflenet_v2 mobilenet_v2 nasnet_a_mobile; do
+  costlab guidelines "$model" --top 5 -o "guidelines_$model.md"
+done
