@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every checked-in report from the current code: bash reports/regenerate.sh
 set -euo pipefail
+# reports/torchvision_check.md needs torchvision: python benchmarks/torchvision_check.py > reports/torchvision_check.md
 cd "$(dirname "$0")"
 costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.md
 costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.csv
