@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab.analysis import formulas, graph
 from costlab.analysis.formulas import numel
@@ -227,26 +227,39 @@ def _pct(x: float) -> str:
 
 # --------------------------------------------------------------------------- G1
 
-def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
+def _excessive_convs(cost: ModelCost, t: Thresholds, select: Callable[[OpRecord], bool],
+                     ideal: Callable[["ConvGeometry"], float],
+                     extra: Callable[["ConvGeometry", float], dict[str, Any]],
+                     ) -> tuple[list[dict[str, Any]], int]:
+    """The selected convs whose memory access exceeds ``ideal`` by more than the layer
+    tolerance, worst (most excess elements) first; and the MACs of all selected convs."""
     total = cost.total.macs
-    rows, macs_1x1 = [], 0
+    rows, macs_selected = [], 0
     for r in cost.layers:
-        if not is_1x1(r):
+        if not select(r):
             continue
         geo = ConvGeometry.of(r)
-        macs_1x1 += r.macs
-        excess = geo.memory_access / geo.balanced_bound - 1
+        macs_selected += r.macs
+        best = ideal(geo)
+        excess = geo.memory_access / best - 1
         if excess > t.layer_excess:
             rows.append({
                 "index": r.index, "module": r.module, "c_in": geo.c_in, "c_out": geo.c_out,
-                "ratio": geo.c_out / geo.c_in, "groups": geo.groups,
-                "positions": geo.out_positions, "memory_access": geo.memory_access,
-                "lower_bound": geo.balanced_bound, "excess": excess,
-                "excess_elements": geo.memory_access - geo.balanced_bound,
-                "macs": r.macs, "share_macs": _share(r.macs, total),
+                **extra(geo, best), "groups": geo.groups, "positions": geo.out_positions,
+                "memory_access": geo.memory_access, "excess": excess,
+                "excess_elements": geo.memory_access - best, "macs": r.macs,
+                "share_macs": _share(r.macs, total),
                 "memory_access_bytes": r.memory_access_bytes,
             })
     rows.sort(key=lambda o: -o["excess_elements"])
+    return rows, macs_selected
+
+
+def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
+    total = cost.total.macs
+    rows, macs_1x1 = _excessive_convs(
+        cost, t, is_1x1, lambda geo: geo.balanced_bound,
+        lambda geo, best: {"ratio": geo.c_out / geo.c_in, "lower_bound": best})
     share = _share(sum(o["macs"] for o in rows), total)
     verdict = share_verdict(share, t)
     if rows:
@@ -271,24 +284,10 @@ def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
 
 def audit_g2(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
     total = cost.total.macs
-    rows, macs_grouped = [], 0
-    for r in cost.layers:
-        if r.category != formulas.GROUPED:  # 1 < g < c_in by conv_category's definition
-            continue
-        geo = ConvGeometry.of(r)
-        macs_grouped += r.macs
-        excess = geo.memory_access / geo.ungrouped_memory_access - 1
-        if excess > t.layer_excess:
-            rows.append({
-                "index": r.index, "module": r.module, "c_in": geo.c_in, "c_out": geo.c_out,
-                "groups": geo.groups, "kernel_area": geo.kernel_area,
-                "positions": geo.out_positions, "memory_access": geo.memory_access,
-                "ungrouped_memory_access": geo.ungrouped_memory_access, "excess": excess,
-                "excess_elements": geo.memory_access - geo.ungrouped_memory_access,
-                "macs": r.macs, "share_macs": _share(r.macs, total),
-                "memory_access_bytes": r.memory_access_bytes,
-            })
-    rows.sort(key=lambda o: -o["excess_elements"])
+    rows, macs_grouped = _excessive_convs(
+        cost, t, lambda r: r.category == formulas.GROUPED,  # 1 < g < c_in, as conv_category
+        lambda geo: geo.ungrouped_memory_access,
+        lambda geo, best: {"kernel_area": geo.kernel_area, "ungrouped_memory_access": best})
     share = _share(sum(o["macs"] for o in rows), total)
     verdict = share_verdict(share, t)
     if rows:
