@@ -215,9 +215,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     storage_dtype = _storage_dtype(dtype)
     specs = _input_specs(input_shape)
 
-    registered_prefix = isinstance(model, str) and model.split(":")[0] == "block"
-    if isinstance(model, str) and (model in registry().specs or not is_specifier(model)
-                                   or registered_prefix):
+    if isinstance(model, str) and (registry().owns(model) or not is_specifier(model)):
         if model_kwargs:
             raise UsageError("--kwargs apply to user models; registered models take knobs")
         target = _registered_target(registry().get(model), knobs, specs, batch, resolution,

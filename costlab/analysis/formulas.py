@@ -478,11 +478,6 @@ def _dropout(args, kwargs, out) -> OpCost:
 
 # ---------------------------------------------------------------------- pooling
 
-def _window_area(kernel) -> int:
-    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
-    return numel(kernel)
-
-
 def _expand_kernel(kernel, dims: int) -> list[int]:
     kernel = [kernel] if isinstance(kernel, int) else list(kernel)
     return kernel * dims if len(kernel) == 1 else kernel

@@ -34,7 +34,6 @@ SUMMARY = ("fvcore counts one multiply-add as one flop (compare with MACs); it a
 @dataclass
 class FvcoreCheck:
     frame: "pd.DataFrame"  # module, costlab_macs, fvcore, difference, why
-    fvcore_total: int
     unsupported: dict[str, int]
 
 
@@ -75,4 +74,4 @@ def check_fvcore(cost: "ModelCost", model: "nn.Module", inputs: tuple, depth: in
         why = sorted({DIFFERENCES[c] for c in row.pop("categories") if c in DIFFERENCES})
         row["why"] = "; ".join(why) if row["difference"] else ""
     frame = pd.DataFrame(rows, columns=["module", "costlab_macs", "fvcore", "difference", "why"])
-    return FvcoreCheck(frame, int(by_module.get("", 0)), unsupported)
+    return FvcoreCheck(frame, unsupported)

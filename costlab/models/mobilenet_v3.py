@@ -6,7 +6,6 @@ squeeze-and-excite that MobileNet V3 and EfficientNet share (both inherit it fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -18,9 +17,6 @@ from costlab.models.registry import Knob, register_model
 WIDTH = Knob("width", 1.0, float,
              "width multiplier: scales every layer's channels (published: 0.75, 1.0)")
 NUM_CLASSES = Knob("num_classes", 1000, int, "classifier outputs")
-
-Activation = Callable[[], nn.Module]
-
 
 class Bneck(NamedTuple):
     """One row of Tables 1/2: kernel, expansion size, output channels, SE, NL, stride."""

@@ -123,6 +123,14 @@ class Registry:
                                                                   cutoff=0.5))
         return spec
 
+    def owns(self, name: str) -> bool:
+        """Whether ``name`` is for this registry to answer: a registered name, or one in a
+        registered namespace (``block:anything``), so a typo gets suggestions rather than
+        being taken for a user's ``module:attr``."""
+        namespace = name.split(":", 1)[0] if ":" in name else None
+        return name in self.specs or (namespace is not None and any(
+            other.startswith(namespace + ":") for other in self.specs))
+
     def names(self) -> list[str]:
         return sorted(self.specs)
 

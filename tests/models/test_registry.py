@@ -31,3 +31,10 @@ def test_bad_knob_values(value):
 def test_unknown_knob():
     with pytest.raises(UsageError, match="no knob 'groups'"):
         get_model_spec("mobilenet_v1").resolve_knobs({"groups": 3})
+
+
+def test_registry_owns_its_namespaces():
+    reg = registry()
+    assert reg.owns("mobilenet_v2") and reg.owns("block:conv5x5")
+    assert reg.owns("block:typo")  # a typo in a registered namespace gets suggestions
+    assert not reg.owns("torchvision:resnet50") and not reg.owns("net.py:Net")
