@@ -231,7 +231,8 @@ def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str],
 @_guarded
 def compare(
     models: List[str] = typer.Argument(..., metavar="MODEL...",
-                                       help="registered model names, the first is the baseline"),
+                                       help="models as for analyze (registered names or "
+                                            "specifiers); the first is the baseline"),
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
