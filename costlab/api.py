@@ -183,38 +183,16 @@ def _make_inputs(target: _Target, specs, input_kwargs, inputs):
     return args, kwargs
 
 
-def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
-            input_kwargs: dict[str, Any] | None = None, batch: int = 1,
-            resolution: int | None = None, device: str = "meta", dtype: str | None = None,
-            name: str | None = None, model_kwargs: dict[str, Any] | None = None,
-            **knobs: Any) -> ModelCost:
-    """Trace one forward pass of ``model`` and return its per-op costs.
-
-    ``model`` is a registered name (see ``costlab list``), a specifier of a user's model
-    (``file.py:Class``, ``package.module:factory``, ``torchvision:NAME``, ``timm:NAME``,
-    ``model.pt2``; built with ``model_kwargs``) or an ``nn.Module``. Registered models are
-    built on ``device`` ("meta" allocates no weights) with ``knobs`` (e.g. ``width=0.75``)
-    and fed a random input of their default shape, or ``resolution`` x ``resolution``, with
-    ``batch``. ``input_shape`` gives the input instead: a shape, ``"1,128:int64"``, or a
-    list of those for several inputs; ``input_kwargs`` maps keyword inputs to such specs or
-    tensors; ``inputs`` gives the tensors themselves. A module is run where its parameters
-    live. ``dtype`` sets the storage size of floating-point tensors for byte counts
-    (default: each tensor's own).
-    """
+def _resolve_target(model: Any, specs, batch: int, resolution: int | None, device: str,
+                    name: str | None, model_kwargs: dict | None, knobs: dict) -> _Target:
+    """A registered name, a user specifier or a module, built (or found) on ``device``."""
     from torch import nn
 
-    from costlab.analysis import build_cost
-    from costlab.errors import ForwardError
     from costlab.models import registry
     from costlab.models.loaders import is_specifier
 
     _check_positive("batch", batch)
     _check_positive("resolution", resolution)
-    if device not in DEVICES:
-        raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
-    storage_dtype = _storage_dtype(dtype)
-    specs = _input_specs(input_shape)
-
     if isinstance(model, str) and (registry().owns(model) or not is_specifier(model)):
         if model_kwargs:
             raise UsageError("--kwargs apply to user models; registered models take knobs")
@@ -234,6 +212,83 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
                          "specifier or an nn.Module")
     if name:
         target.name = name
+    return target
+
+
+@dataclass
+class PreparedModel:
+    """A model built with real weights on a device, and the inputs to run it with."""
+
+    module: Any
+    args: tuple
+    kwargs: dict
+    name: str
+    device: str
+    knobs: dict[str, Any]
+    variant: str = ""
+    notes: list[str] | None = None
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(a.shape) for a in self.args if hasattr(a, "shape")]
+
+    def __call__(self) -> Any:
+        return self.module(*self.args, **self.kwargs)
+
+
+def prepare(model: Any, input_shape: Any = None, *, inputs: Any = None,
+            input_kwargs: dict[str, Any] | None = None, batch: int = 1,
+            resolution: int | None = None, device: str = "cpu", name: str | None = None,
+            model_kwargs: dict[str, Any] | None = None, **knobs: Any) -> PreparedModel:
+    """Build ``model`` with random weights on ``device`` (cpu or cuda) and make its inputs,
+    as ``analyze`` would, for running it for real (the benchmarker). Arguments as in
+    ``analyze``; an ``nn.Module`` stays where its parameters live."""
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}; choose from cpu, cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here")
+    specs = _input_specs(input_shape)
+    # user models are loaded on the CPU (their code may not take a device) and then moved
+    build_on = "cpu" if isinstance(model, str) and device == "cuda" else device
+    target = _resolve_target(model, specs, batch, resolution, build_on, name, model_kwargs,
+                             knobs)
+    if isinstance(model, str) and target.device != device:
+        target.module = target.module.to(device)
+        target.device = device
+    args, kwargs = _make_inputs(target, specs, input_kwargs, inputs)
+    return PreparedModel(target.module, args, kwargs, target.name, target.device,
+                         target.knobs, target.variant, list(target.notes or []))
+
+
+def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
+            input_kwargs: dict[str, Any] | None = None, batch: int = 1,
+            resolution: int | None = None, device: str = "meta", dtype: str | None = None,
+            name: str | None = None, model_kwargs: dict[str, Any] | None = None,
+            **knobs: Any) -> ModelCost:
+    """Trace one forward pass of ``model`` and return its per-op costs.
+
+    ``model`` is a registered name (see ``costlab list``), a specifier of a user's model
+    (``file.py:Class``, ``package.module:factory``, ``torchvision:NAME``, ``timm:NAME``,
+    ``model.pt2``; built with ``model_kwargs``) or an ``nn.Module``. Registered models are
+    built on ``device`` ("meta" allocates no weights) with ``knobs`` (e.g. ``width=0.75``)
+    and fed a random input of their default shape, or ``resolution`` x ``resolution``, with
+    ``batch``. ``input_shape`` gives the input instead: a shape, ``"1,128:int64"``, or a
+    list of those for several inputs; ``input_kwargs`` maps keyword inputs to such specs or
+    tensors; ``inputs`` gives the tensors themselves. A module is run where its parameters
+    live. ``dtype`` sets the storage size of floating-point tensors for byte counts
+    (default: each tensor's own).
+    """
+    from costlab.analysis import build_cost
+    from costlab.errors import ForwardError
+
+    if device not in DEVICES:
+        raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    storage_dtype = _storage_dtype(dtype)
+    specs = _input_specs(input_shape)
+    target = _resolve_target(model, specs, batch, resolution, device, name, model_kwargs, knobs)
 
     while True:
         args, kwargs = _make_inputs(target, specs, input_kwargs, inputs)
