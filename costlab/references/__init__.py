@@ -81,3 +81,59 @@ def lookup_for_input(model: str, knobs: dict[str, Any],
         return next((e for e in published() if e.model == model and e.resolution is None
                      and _variant_matches(e.variant, knobs)), None)
     return lookup(model, knobs, int(shape[-1]))
+
+
+# ------------------------------------------- ShuffleNet V2's guideline experiments
+
+@dataclass(frozen=True)
+class GuidelineExperiment:
+    """One measured setting of Ma et al. 2018 (ShuffleNet V2), Tables 1-4.
+
+    ``channels`` are the widths at this row's ``scale`` (the CSV's ``channels_at_scale_1``
+    times its ``scale``): (c1, c2) for G1, one width c for G2-G4. ``scale`` is the width
+    step 1, 2 or 4. The CSV lists G3 and G4 at three widths with scale 1 each; their step is
+    the width over the table's smallest, so that scale k means the same in all four tables
+    (G1-G3: 2x the channels per step, about 4x the FLOPs; G4: its c 32, 64, 128).
+    """
+
+    guideline: str  # G1 .. G4
+    setting: str  # as the paper names it: "c1:c2=1:2", "g=4", "2-fragment-series", ...
+    platform: str  # gpu (GTX 1080Ti, batches/s) | arm (Snapdragon 810, images/s)
+    channels: tuple[int, ...]
+    scale: int
+    speed: float
+    unit: str
+
+
+@lru_cache(maxsize=1)
+def guideline_experiments() -> tuple[GuidelineExperiment, ...]:
+    """Every row of the packaged shufflenet_v2_experiments.csv."""
+    text = resources.files(__package__).joinpath("shufflenet_v2_experiments.csv") \
+        .read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    smallest: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["guideline"], row["platform"])
+        width = int(row["channels_at_scale_1"].split(",")[0])
+        smallest[key] = min(smallest.get(key, width), width)
+    experiments = []
+    for row in rows:
+        at_scale_1 = tuple(int(c) for c in row["channels_at_scale_1"].split(","))
+        scale = int(row["scale"])
+        if row["guideline"] in ("G3", "G4"):  # one row per width, all at scale 1
+            scale = at_scale_1[0] // smallest[(row["guideline"], row["platform"])]
+        experiments.append(GuidelineExperiment(
+            row["guideline"], row["setting"], row["platform"],
+            tuple(c * int(row["scale"]) for c in at_scale_1), scale, float(row["speed"]),
+            row["unit"]))
+    return tuple(experiments)
+
+
+def guideline_experiment(guideline: str, setting: str, platform: str,
+                         scale: int) -> GuidelineExperiment:
+    """The paper's row for this setting, platform and width step (KeyError if none)."""
+    for row in guideline_experiments():
+        if (row.guideline, row.setting, row.platform, row.scale) == \
+                (guideline, setting, platform, scale):
+            return row
+    raise KeyError(f"no {guideline} row for {setting!r} on {platform} at scale {scale}")
