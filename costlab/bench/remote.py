@@ -1,0 +1,463 @@
+"""Benchmarks on a board reached over the network, and a check for emulated interpreters.
+
+``--device ssh://user@host[:port]`` runs ``costlab bench MODEL ... --format json --device
+cpu`` on the board through the system ``ssh`` client and reads the JSON report back. The
+board needs costlab installed; a user model file (``file.py:Class`` or ``model.pt2``) is
+copied over with ``scp`` into a fresh temporary directory first and removed afterwards.
+
+Safety: ssh joins the words of a remote command into one line that the remote shell parses,
+so every word is quoted with ``shlex.quote`` (and words with control characters, which no
+quoting survives in every shell, are refused). Host keys are checked
+(``StrictHostKeyChecking=yes``) and nothing prompts (``BatchMode=yes``): an unknown host,
+a refused key or a missing remote costlab is a one-line error.
+
+Configuration, each also a parameter of :class:`SshClient`:
+
+- ``COSTLAB_SSH`` / ``COSTLAB_SCP``: the ssh and scp programs (default ``ssh``, ``scp``);
+- ``COSTLAB_SSH_OPTIONS``: extra options for both, e.g. ``-i ~/.ssh/board -o
+  UserKnownHostsFile=~/boards_known_hosts`` (options both ssh and scp accept: ``-i``,
+  ``-o``, ``-F``, ``-J``, ``-4``, ``-6``);
+- ``COSTLAB_REMOTE_COMMAND``: how to start costlab on the board, e.g.
+  ``/home/pi/venv/bin/costlab`` when a non-interactive ssh shell's PATH does not reach it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from costlab.errors import CostlabError, UsageError
+
+SSH_SCHEME = "ssh://"
+
+# ssh exits 255 for its own failures; anything else is the remote command's exit status
+SSH_FAILED = 255
+COMMAND_NOT_FOUND = 127
+# remote bench options that this module sets itself
+RESERVED_OPTIONS = ("--device", "--format", "-f", "--output", "-o")
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_ssh_device(device: str | None) -> bool:
+    """Whether ``--device`` names a board over ssh rather than a local device."""
+    return bool(device) and device.startswith(SSH_SCHEME)
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """A board: ``ssh://user@host:port``; user and port fall back to ssh's own defaults."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{SSH_SCHEME}{user}{host}{port}"
+
+    def options(self) -> list[str]:
+        """Port and user as ``-o`` options, which ssh and scp both accept."""
+        options = []
+        if self.port is not None:
+            options += ["-o", f"Port={self.port}"]
+        if self.user:
+            options += ["-o", f"User={self.user}"]
+        return options
+
+    def scp_path(self, remote_path: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{remote_path}"
+
+
+def parse_ssh_url(url: str) -> SshTarget:
+    """``ssh://[user@]host[:port]`` (an IPv6 host in brackets) as an :class:`SshTarget`."""
+    usage = "expected ssh://user@host or ssh://user@host:port"
+    if not url.startswith(SSH_SCHEME):
+        raise UsageError(f"malformed ssh device {url!r}: {usage}")
+    rest = url[len(SSH_SCHEME):].rstrip("/")
+    user = None
+    if "@" in rest:
+        user, _, rest = rest.rpartition("@")
+        if not _USER.fullmatch(user):
+            raise UsageError(f"malformed user name in {url!r}: {usage}")
+    port_text = None
+    if rest.startswith("["):  # [::1]:2222
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket or not _IPV6.fullmatch(host) or (tail and not tail.startswith(":")):
+            raise UsageError(f"malformed IPv6 host in {url!r}: {usage}")
+        port_text = tail[1:] if tail else None
+    else:
+        host, colon, port_text = rest.partition(":")
+        port_text = port_text if colon else None
+        # a host never starts with '-', so it cannot be taken for an ssh option
+        if not _HOST.fullmatch(host):
+            raise UsageError(f"malformed host in {url!r}: {usage}")
+    port = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UsageError(f"malformed port in {url!r}: a number from 1 to 65535")
+        port = int(port_text)
+    return SshTarget(host=host, user=user, port=port)
+
+
+@dataclass(frozen=True)
+class SshClient:
+    """How to reach boards: the programs, their extra options and the remote costlab."""
+
+    ssh: str = "ssh"
+    scp: str = "scp"
+    options: tuple[str, ...] = ()
+    remote_command: tuple[str, ...] = ("costlab",)
+    connect_timeout_s: int = 10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 remote_command: str | None = None) -> "SshClient":
+        """The client the COSTLAB_SSH* variables describe; ``remote_command`` overrides
+        COSTLAB_REMOTE_COMMAND (it is the CLI's ``--remote-costlab``)."""
+        env = os.environ if environ is None else environ
+        command = remote_command or env.get("COSTLAB_REMOTE_COMMAND") or "costlab"
+        try:
+            options = tuple(shlex.split(env.get("COSTLAB_SSH_OPTIONS", "")))
+            words = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise UsageError(f"cannot parse the ssh settings: {exc}") from None
+        if not words:
+            raise UsageError("the remote costlab command is empty")
+        return cls(ssh=env.get("COSTLAB_SSH") or "ssh", scp=env.get("COSTLAB_SCP") or "scp",
+                   options=options, remote_command=words)
+
+    def base_options(self, target: SshTarget) -> list[str]:
+        # ssh keeps the first value it sees for an option, so ours come before the user's:
+        # no extra option can switch host-key checking off or bring back a password prompt
+        return ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"ConnectTimeout={self.connect_timeout_s}",
+                "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
+                *target.options(), *self.options]
+
+
+@dataclass
+class _Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class RemoteSession:
+    """Runs commands on one board; each is a list of words, quoted here, one by one."""
+
+    target: SshTarget
+    client: SshClient = field(default_factory=SshClient)
+
+    def _run(self, argv: list[str], what: str) -> _Completed:
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, errors="replace")
+        except FileNotFoundError:
+            raise CostlabError(f"{argv[0]} not found: install the OpenSSH client "
+                               f"(needed to {what})") from None
+        return _Completed(done.returncode, done.stdout, done.stderr)
+
+    def run(self, words: Sequence[str], what: str) -> _Completed:
+        remote = [quote_remote_word(w) for w in words]
+        argv = [self.client.ssh, *self.client.base_options(self.target), "-T", "--",
+                self.target.host, *remote]
+        done = self._run(argv, what)
+        if done.returncode == SSH_FAILED:
+            raise CostlabError(ssh_failure(self.target, done.stderr, what))
+        return done
+
+    def copy_to(self, local: Path, remote_path: str) -> None:
+        argv = [self.client.scp, "-q", *self.client.base_options(self.target), "--",
+                str(local), self.target.scp_path(remote_path)]
+        done = self._run(argv, f"copy {local.name}")
+        if done.returncode != 0:
+            raise CostlabError(ssh_failure(self.target, done.stderr, f"copy {local.name}"))
+
+    def make_temp_dir(self) -> str:
+        done = self.run(["mktemp", "-d"], "make a temporary directory")
+        path = done.stdout.strip()
+        if done.returncode != 0 or not _SAFE_PATH.fullmatch(path) or path.count("/") < 2:
+            raise CostlabError(f"cannot make a temporary directory on {self.target}: "
+                               f"{_last_line(done.stderr) or path or 'mktemp printed nothing'}")
+        return path
+
+    def remove_dir(self, path: str) -> None:
+        try:
+            self.run(["rm", "-rf", "--", path], "clean up")
+        except CostlabError:
+            pass  # the report is what matters; the board's /tmp is cleared on reboot
+
+
+def quote_remote_word(word: str) -> str:
+    """One word of a remote command line, quoted for the remote POSIX shell.
+
+    A leading ``~/`` stays unquoted so that the remote shell expands it to the home
+    directory (``~/venv/bin/costlab``); the rest of the word is quoted as usual.
+    """
+    if _CONTROL.search(word):
+        raise UsageError(f"cannot pass {word!r} to a remote board: it has a control "
+                         "character (a newline, a tab)")
+    if word.startswith("~/") and len(word) > 2:
+        return "~/" + shlex.quote(word[2:])
+    return shlex.quote(word)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def ssh_failure(target: SshTarget, stderr: str, what: str) -> str:
+    """ssh's own failure (exit 255) as one line that says what to do."""
+    where = f"{target.host}:{target.port or 22}"
+    text = stderr.lower()
+    if "remote host identification has changed" in text:
+        return (f"the host key of {where} has CHANGED since it was added to known_hosts; "
+                "if the board was reinstalled, remove the old key (ssh-keygen -R) and add "
+                "the new one after checking it")
+    if "host key verification failed" in text or "host key is known for" in text:
+        return (f"the host key of {where} is not in known_hosts: connect once with ssh "
+                "and check and accept its fingerprint (or add it to the known_hosts file "
+                "that COSTLAB_SSH_OPTIONS names), then retry")
+    if "permission denied" in text:
+        user = target.user or "your user"
+        return (f"{where} refused the login as {user} (Permission denied): costlab "
+                "connects without a password prompt, so install a key on the board "
+                "(ssh-copy-id) or name one with COSTLAB_SSH_OPTIONS='-i KEY'")
+    if "connection refused" in text:
+        return f"cannot connect to {where}: connection refused (is sshd running there?)"
+    if "could not resolve hostname" in text or "name or service not known" in text:
+        return f"cannot resolve host {target.host!r}"
+    if "timed out" in text:
+        return f"cannot connect to {where}: connection timed out"
+    if "no route to host" in text or "network is unreachable" in text:
+        return f"cannot reach {where}: {_last_line(stderr)}"
+    detail = _last_line(stderr) or "ssh exited with status 255"
+    return f"ssh to {where} failed (while trying to {what}): {detail}"
+
+
+def remote_model(model: str) -> tuple[Path | None, str]:
+    """The local file a model specifier needs copied, and the name of its copy.
+
+    ``file.py:Class`` and ``model.pt2`` name local files; registered names, importable
+    ``package.module:name`` and ``torchvision:``/``timm:`` are found on the board.
+    """
+    if model.startswith("-"):
+        raise UsageError(f"malformed model name {model!r}: it starts with '-'")
+    if model.endswith(".pt2"):
+        path, attr = Path(model), None
+    else:
+        source, colon, attr = model.rpartition(":")
+        if not colon or not source.endswith(".py"):
+            return None, model
+        path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"cannot read model file {path}: no such file")
+    # the copy's name only has to keep the suffix: costlab imports a file by its path
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "model"
+    name = f"{stem}{path.suffix}"
+    return path, name if attr is None else f"{name}:{attr}"
+
+
+def check_forwarded_options(argv: Sequence[str]) -> None:
+    for word in argv:
+        if word.split("=", 1)[0] in RESERVED_OPTIONS:
+            raise UsageError(f"{word.split('=', 1)[0]} is set by costlab for a remote run; "
+                             "leave it out of the forwarded options")
+
+
+def run_remote_bench(target: SshTarget | str, model: str, argv: Sequence[str] = (), *,
+                     client: SshClient | None = None) -> dict:
+    """``costlab bench MODEL *argv --format json --device cpu`` on the board, as a dict.
+
+    ``argv`` holds the bench options to forward (``--batch``, ``--threads``, ``--warmup``
+    ...), neither the model, ``--device``, ``--format`` nor ``--output``. A user model
+    file is copied to a temporary directory on the board and removed afterwards.
+    """
+    if isinstance(target, str):
+        target = parse_ssh_url(target)
+    check_forwarded_options(argv)
+    session = RemoteSession(target, client or SshClient.from_env())
+    local_file, remote_name = remote_model(model)
+    temp_dir = None
+    try:
+        if local_file is not None:
+            temp_dir = session.make_temp_dir()
+            session.copy_to(local_file.resolve(), f"{temp_dir}/{remote_name.split(':')[0]}")
+            model = f"{temp_dir}/{remote_name}"
+        words = [*session.client.remote_command, "bench", model, *argv,
+                 "--format", "json", "--device", "cpu"]
+        done = session.run(words, "run costlab bench")
+    finally:
+        if temp_dir is not None:
+            session.remove_dir(temp_dir)
+    return parse_remote_report(target, session.client, done)
+
+
+def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) -> dict:
+    """The remote report, or the remote failure as one line."""
+    command = " ".join(client.remote_command)
+    stderr = done.stderr
+    if done.returncode == COMMAND_NOT_FOUND or (
+            done.returncode != 0 and "command not found" in stderr.lower()):
+        raise CostlabError(f"costlab is not installed on {target.host} (or not on the PATH "
+                           f"of a non-interactive ssh login): `{command}` was not found; "
+                           "install it there, or name it with --remote-costlab PATH "
+                           "(COSTLAB_REMOTE_COMMAND)")
+    if done.returncode != 0:
+        errors = [ln.strip() for ln in stderr.splitlines() if ln.strip().startswith("error:")]
+        if errors:  # remote costlab's own one-line error, passed through
+            message = errors[-1][len("error:"):].strip()
+            error = UsageError if done.returncode == UsageError.exit_code else CostlabError
+            raise error(f"on {target.host}: {message}")
+        if "no such command" in stderr.lower():
+            raise CostlabError(f"costlab on {target.host} has no bench command: upgrade it "
+                               "there (pip install -U costlab)")
+        raise CostlabError(f"costlab bench failed on {target.host} (exit status "
+                           f"{done.returncode}): {_last_line(stderr) or 'no message'}")
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        raise CostlabError(f"costlab bench on {target.host} printed no JSON report: "
+                           f"{_last_line(done.stdout) or _last_line(stderr) or 'no output'}") \
+            from None
+    if not isinstance(report, dict):
+        raise CostlabError(f"costlab bench on {target.host} printed JSON that is not a report")
+    return report
+
+
+# --- emulation -----------------------------------------------------------------------------
+
+_ARCH_FAMILIES = {
+    "x86": ("x86_64", "amd64", "i386", "i486", "i586", "i686", "x86"),
+    "arm": ("aarch64", "arm64", "armv6l", "armv7l", "armv8l", "armv8b", "arm"),
+    "riscv": ("riscv64", "riscv32"),
+    "power": ("ppc64le", "ppc64", "ppc"),
+    "s390": ("s390x", "s390"),
+}
+# the qemu-user binary that runs each machine's code, as binfmt_misc names its handler
+_QEMU_NAMES = {"x86_64": "x86_64", "amd64": "x86_64", "i686": "i386", "i386": "i386",
+               "aarch64": "aarch64", "arm64": "aarch64", "armv7l": "arm", "armv6l": "arm",
+               "armv8l": "arm", "riscv64": "riscv64", "ppc64le": "ppc64le",
+               "s390x": "s390x"}
+
+
+def arch_family(machine: str) -> str | None:
+    machine = machine.lower()
+    for family, names in _ARCH_FAMILIES.items():
+        if machine in names:
+            return family
+    return None
+
+
+def cpuinfo_family(cpuinfo: str) -> str | None:
+    """The architecture family the fields of /proc/cpuinfo belong to, if they say."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(key.strip().lower(), value.strip())
+    vendor = fields.get("vendor_id", "")
+    if vendor.startswith("IBM/S390"):
+        return "s390"
+    if vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls"):
+        return "x86"
+    if "cpu implementer" in fields or "cpu architecture" in fields:
+        return "arm"
+    if fields.get("isa", "").startswith("rv"):
+        return "riscv"
+    if fields.get("cpu", "").upper().startswith("POWER"):
+        return "power"
+    return None
+
+
+def emulation_reason(machine: str, cpuinfo: str | None = None, maps: str | None = None,
+                     binfmt: Mapping[str, str] | None = None,
+                     translated: bool = False) -> str | None:
+    """Why this interpreter runs under emulation, or None; a pure function of its inputs.
+
+    ``machine`` is ``platform.machine()``; ``cpuinfo`` and ``maps`` the text of
+    /proc/cpuinfo and /proc/self/maps; ``binfmt`` the binfmt_misc handlers by name
+    (each file's text); ``translated`` macOS's ``sysctl.proc_translated`` (Rosetta 2).
+    """
+    if translated:
+        return (f"this {machine} Python runs under Rosetta 2 translation on Apple silicon; "
+                "use an arm64 Python for latency")
+    for line in (maps or "").splitlines():
+        words = line.split()
+        if len(words) >= 6 and "x" in words[1]:  # address perms offset dev inode path
+            program = os.path.basename(words[5])
+            if program.startswith("qemu-"):
+                return f"{program} is running this {machine} interpreter (qemu user mode)"
+    family, described = arch_family(machine), cpuinfo_family(cpuinfo or "")
+    if family and described and family != described:
+        return (f"the interpreter reports {machine} but /proc/cpuinfo describes "
+                f"a{'n' if described in ('x86', 'arm') else ''} {described} CPU: "
+                "it runs under emulation (qemu user mode)")
+    qemu_name = _QEMU_NAMES.get(machine.lower())
+    for name, text in (binfmt or {}).items():
+        if qemu_name and name == f"qemu-{qemu_name}" and text.startswith("enabled"):
+            # binfmt_misc hands every {machine} executable to qemu, this Python included
+            return (f"binfmt_misc runs {machine} programs through {name} on this host, so "
+                    "this interpreter is emulated")
+    return None
+
+
+def _read(path: str, limit: int = 1 << 20) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+
+
+def _binfmt_handlers(directory: str = "/proc/sys/fs/binfmt_misc") -> dict[str, str]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    handlers = {}
+    for name in names:
+        if name.startswith("qemu-"):
+            text = _read(os.path.join(directory, name), 4096)
+            if text is not None:
+                handlers[name] = text
+    return handlers
+
+
+def _rosetta_translated() -> bool:
+    if platform.system() != "Darwin":
+        return False
+    try:
+        done = subprocess.run(["sysctl", "-n", "sysctl.proc_translated"],
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.stdout.strip() == "1"
+
+
+def running_under_emulation() -> str | None:
+    """Why latency measured here would be the emulator's, or None on real hardware.
+
+    The environment variables qemu reads (QEMU_CPU, QEMU_LD_PREFIX) are not a signal:
+    a native shell may export them for other programs.
+    """
+    return emulation_reason(platform.machine(), _read("/proc/cpuinfo"),
+                            _read("/proc/self/maps"), _binfmt_handlers(),
+                            _rosetta_translated())

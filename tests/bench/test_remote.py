@@ -1,0 +1,380 @@
+"""Benchmarks over ssh, against a real sshd on 127.0.0.1, and the emulation check."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from costlab.bench.remote import (
+    SshClient,
+    SshTarget,
+    check_forwarded_options,
+    cpuinfo_family,
+    emulation_reason,
+    parse_ssh_url,
+    quote_remote_word,
+    remote_model,
+    run_remote_bench,
+    running_under_emulation,
+)
+from costlab.errors import CostlabError, UsageError
+
+SSHD = shutil.which("sshd") or next(
+    (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if os.access(p, os.X_OK)), None)
+LOCAL_COSTLAB = str(Path(sys.executable).with_name("costlab"))
+
+# --- ssh:// URLs, quoting, model specifiers: no sshd needed ---------------------------------
+
+
+@pytest.mark.parametrize("url,target", [
+    ("ssh://pi@board.local", SshTarget("board.local", "pi", None)),
+    ("ssh://pi@10.0.0.7:2222", SshTarget("10.0.0.7", "pi", 2222)),
+    ("ssh://jetson", SshTarget("jetson", None, None)),
+    ("ssh://ubuntu@[fe80::1]:22/", SshTarget("fe80::1", "ubuntu", 22)),
+])
+def test_parse_ssh_url(url, target):
+    assert parse_ssh_url(url) == target
+
+
+def test_ssh_target_prints_as_its_url():
+    assert str(SshTarget("fe80::1", "ubuntu", 22)) == "ssh://ubuntu@[fe80::1]:22"
+    assert str(SshTarget("board")) == "ssh://board"
+
+
+@pytest.mark.parametrize("url,message", [
+    ("pi@board", "expected ssh://user@host"),
+    ("ssh://", "malformed host"),
+    ("ssh://pi@", "malformed host"),
+    ("ssh://pi@-oProxyCommand=x", "malformed host"),
+    ("ssh://-oProxyCommand=x@board", "malformed user"),
+    ("ssh://pi@board:0", "malformed port"),
+    ("ssh://pi@board:70000", "malformed port"),
+    ("ssh://pi@board:22x", "malformed port"),
+    ("ssh://pi@bo ard", "malformed host"),
+    ("ssh://pi@[fe80::1", "malformed IPv6"),
+])
+def test_malformed_ssh_urls_are_usage_errors(url, message):
+    with pytest.raises(UsageError, match=message) as err:
+        parse_ssh_url(url)
+    assert "\n" not in str(err.value)
+
+
+def test_remote_words_are_quoted_for_the_shell():
+    assert quote_remote_word("mobilenet_v2") == "mobilenet_v2"
+    assert quote_remote_word("a b") == "'a b'"
+    assert quote_remote_word("$(reboot)") == "'$(reboot)'"
+    assert quote_remote_word("it's") == "'it'\"'\"'s'"
+    assert quote_remote_word("~/venv/bin/costlab") == "~/venv/bin/costlab"
+    assert quote_remote_word("~/my venv/costlab") == "~/'my venv/costlab'"
+    with pytest.raises(UsageError, match="control character"):
+        quote_remote_word("net\nreboot")
+
+
+def test_remote_model_names_the_file_to_copy(tmp_path):
+    assert remote_model("mobilenet_v2") == (None, "mobilenet_v2")
+    assert remote_model("block:bottleneck") == (None, "block:bottleneck")
+    assert remote_model("torchvision:resnet18") == (None, "torchvision:resnet18")
+    assert remote_model("mypackage.nets:build") == (None, "mypackage.nets:build")
+    net = tmp_path / "my net.py"
+    net.write_text("")
+    assert remote_model(f"{net}:Net") == (net, "my_net.py:Net")
+    exported = tmp_path / "tiny.pt2"
+    exported.write_bytes(b"")
+    assert remote_model(str(exported)) == (exported, "tiny.pt2")
+    with pytest.raises(UsageError, match="cannot read model file .*missing.py"):
+        remote_model(f"{tmp_path}/missing.py:Net")
+    with pytest.raises(UsageError, match="starts with '-'"):
+        remote_model("--help")
+
+
+def test_device_format_and_output_are_not_forwarded():
+    check_forwarded_options(["--batch", "2", "--threads", "1"])
+    for option in ("--device", "--format=json", "-o", "--output"):
+        with pytest.raises(UsageError, match="set by costlab for a remote run"):
+            check_forwarded_options(["--batch", "2", option])
+
+
+def test_client_from_environment():
+    client = SshClient.from_env({
+        "COSTLAB_SSH": "/opt/ssh", "COSTLAB_SCP": "/opt/scp",
+        "COSTLAB_SSH_OPTIONS": "-i '/keys/my board' -o UserKnownHostsFile=/k",
+        "COSTLAB_REMOTE_COMMAND": "python3 -m costlab.cli",
+    })
+    assert client == SshClient(ssh="/opt/ssh", scp="/opt/scp",
+                               options=("-i", "/keys/my board", "-o", "UserKnownHostsFile=/k"),
+                               remote_command=("python3", "-m", "costlab.cli"))
+    assert SshClient.from_env({"COSTLAB_REMOTE_COMMAND": "x"},
+                              remote_command="/venv/bin/costlab").remote_command == \
+        ("/venv/bin/costlab",)
+    assert SshClient.from_env({}) == SshClient()
+
+
+def test_host_key_checking_and_batch_mode_come_before_user_options():
+    client = SshClient(options=("-o", "StrictHostKeyChecking=no"))
+    options = client.base_options(SshTarget("board", "pi", 2222))
+    # ssh keeps the first value of an option: the user's "no" cannot win
+    assert options.index("StrictHostKeyChecking=yes") < options.index("StrictHostKeyChecking=no")
+    assert options[:4] == ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+    assert "Port=2222" in options and "User=pi" in options
+
+
+def test_missing_ssh_client_is_one_line():
+    client = SshClient(ssh="/nonexistent/ssh")
+    with pytest.raises(CostlabError, match="^/nonexistent/ssh not found: install the OpenSSH"):
+        run_remote_bench("ssh://pi@board", "mobilenet_v2", client=client)
+
+
+# --- emulation: a pure function of what /proc says ------------------------------------------
+
+X86_CPUINFO = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n" \
+              "model name\t: AMD EPYC\nflags\t\t: fpu vme sse sse2 avx2\n"
+ARM_CPUINFO = "processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32\n" \
+              "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n" \
+              "CPU part\t: 0xd0b\nCPU revision\t: 1\n"
+QEMU_MAPS = ("55d0c0000000-55d0c0400000 r-xp 00000000 08:01 1311 /usr/bin/qemu-aarch64-static\n"
+             "7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \n")
+NATIVE_MAPS = "55d0c0000000-55d0c0400000 r-xp 00000000 08:01 1311 /usr/bin/python3.11\n" \
+              "7f1000000000-7f1000001000 r--p 00000000 08:01 77 /opt/qemu-notes.txt\n"
+
+
+def test_cpuinfo_families():
+    assert cpuinfo_family(X86_CPUINFO) == "x86"
+    assert cpuinfo_family(ARM_CPUINFO) == "arm"
+    assert cpuinfo_family("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc\n") == "riscv"
+    assert cpuinfo_family("processor\t: 0\ncpu\t\t: POWER9 (raw), altivec supported\n") == \
+        "power"
+    assert cpuinfo_family("vendor_id       : IBM/S390\n") == "s390"
+    assert cpuinfo_family("") is None
+
+
+def test_native_machines_are_not_emulated():
+    assert emulation_reason("x86_64", X86_CPUINFO, NATIVE_MAPS, {}) is None
+    assert emulation_reason("aarch64", ARM_CPUINFO, NATIVE_MAPS, {}) is None
+    # a handler for another architecture says nothing about this interpreter
+    assert emulation_reason("x86_64", X86_CPUINFO, NATIVE_MAPS,
+                            {"qemu-aarch64": "enabled\ninterpreter /usr/bin/qemu-aarch64\n"}) \
+        is None
+    assert emulation_reason("aarch64", None, None, None) is None  # nothing readable
+
+
+def test_foreign_cpuinfo_means_emulation():
+    assert emulation_reason("aarch64", X86_CPUINFO, NATIVE_MAPS, {}) == (
+        "the interpreter reports aarch64 but /proc/cpuinfo describes an x86 CPU: "
+        "it runs under emulation (qemu user mode)")
+    assert "describes an arm CPU" in emulation_reason("x86_64", ARM_CPUINFO)
+
+
+def test_qemu_in_the_address_space_means_emulation():
+    assert emulation_reason("aarch64", ARM_CPUINFO, QEMU_MAPS, {}) == \
+        "qemu-aarch64-static is running this aarch64 interpreter (qemu user mode)"
+
+
+def test_binfmt_handler_for_this_machine_means_emulation():
+    handlers = {"qemu-aarch64": "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64\n"}
+    assert emulation_reason("aarch64", ARM_CPUINFO, NATIVE_MAPS, handlers) == (
+        "binfmt_misc runs aarch64 programs through qemu-aarch64 on this host, so this "
+        "interpreter is emulated")
+    disabled = {"qemu-aarch64": "disabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64\n"}
+    assert emulation_reason("aarch64", ARM_CPUINFO, NATIVE_MAPS, disabled) is None
+
+
+def test_rosetta_translation_means_emulation():
+    assert emulation_reason("x86_64", None, None, None, translated=True).startswith(
+        "this x86_64 Python runs under Rosetta 2")
+
+
+def test_this_machine_reads_as_native():
+    # CI and development machines run natively; were this one emulated, the reason says how
+    assert running_under_emulation() is None
+
+
+# --- a real sshd on 127.0.0.1 ---------------------------------------------------------------
+
+STUB_REMOTE = '''\
+import json, os, sys
+args = sys.argv[1:]
+model = args[1]
+if model == "fail-usage":
+    print("progress...", file=sys.stderr)
+    print("error: unknown model 'fail-usage'", file=sys.stderr)
+    sys.exit(2)
+path = model.split(":")[0]
+found = os.path.isfile(path)
+print(json.dumps({"argv": args, "model_path": path if found else None,
+                  "model_text": open(path).read() if found else None}))
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+                   check=True, capture_output=True)
+
+
+class Board:
+    """An sshd on 127.0.0.1 that lets the current user in with one fresh key."""
+
+    def __init__(self, root: Path, port: int):
+        self.root = root
+        self.port = port
+        self.url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}"
+        self.key = root / "client_key"
+        self.known_hosts = root / "known_hosts"
+
+    def client(self, remote_command: str = LOCAL_COSTLAB, key: Path | None = None,
+               known_hosts: Path | None = None) -> SshClient:
+        options = ("-F", "/dev/null", "-o", "IdentitiesOnly=yes",
+                   "-i", str(key or self.key),
+                   "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}",
+                   "-o", "GlobalKnownHostsFile=/dev/null")
+        return SshClient(options=options, remote_command=tuple(shlex.split(remote_command)),
+                         connect_timeout_s=5)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    if SSHD is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("sshd or the ssh client is not installed (.ci/run installs them)")
+    root = tmp_path_factory.mktemp("board")
+    if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", mode=0o755)  # sshd's privilege separation directory
+    _keygen(root / "host_key")
+    _keygen(root / "client_key")
+    (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
+    port = _free_port()
+    host_key = (root / "host_key.pub").read_text().split()
+    (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    (root / "sshd_config").write_text(f"""\
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {root}/host_key
+PidFile {root}/sshd.pid
+AuthorizedKeysFile {root}/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+""")
+    log = open(root / "sshd.log", "w")
+    sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(root / "sshd_config")],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if sshd.poll() is not None:
+                pytest.skip(f"sshd did not start: {(root / 'sshd.log').read_text()[-300:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.skip("sshd did not listen within 10 s")
+                time.sleep(0.1)
+        (root / "stub.py").write_text(STUB_REMOTE)
+        yield Board(root, port)
+    finally:
+        sshd.terminate()
+        sshd.wait(timeout=10)
+        log.close()
+
+
+def _stub(board: Board) -> str:
+    return shlex.join([sys.executable, str(board.root / "stub.py")])
+
+
+def test_arguments_reach_the_board_verbatim(board, tmp_path):
+    marker = tmp_path / "injected"
+    tricky = [f"$(touch {marker})", f"; touch {marker}", "it's \"quoted\"", "a  b", "*"]
+    report = run_remote_bench(board.url, "mobilenet_v2", ["--kwargs", *tricky],
+                              client=board.client(_stub(board)))
+    assert report["argv"] == ["bench", "mobilenet_v2", "--kwargs", *tricky,
+                              "--format", "json", "--device", "cpu"]
+    assert not marker.exists()
+
+
+def test_a_user_model_file_is_copied_and_removed(board, tmp_path):
+    net = tmp_path / "my net.py"
+    net.write_text("class Net: pass  # the board reads this copy\n")
+    report = run_remote_bench(board.url, f"{net}:Net", ["--batch", "2"],
+                              client=board.client(_stub(board)))
+    remote_path = Path(report["model_path"])
+    assert remote_path.name == "my_net.py"
+    assert remote_path.parent != net.parent
+    assert report["model_text"] == net.read_text()
+    assert report["argv"][:2] == ["bench", f"{remote_path}:Net"]
+    # same machine: the temporary directory on the "board" is gone again
+    assert not remote_path.parent.exists()
+
+
+def test_remote_costlab_errors_pass_through(board):
+    with pytest.raises(UsageError) as err:
+        run_remote_bench(board.url, "fail-usage", client=board.client(_stub(board)))
+    assert str(err.value) == "on 127.0.0.1: unknown model 'fail-usage'"
+
+
+def test_connection_refused_is_one_line(board):
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{_free_port()}"
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(url, "mobilenet_v2", client=board.client())
+    assert str(err.value).startswith("cannot connect to 127.0.0.1:")
+    assert str(err.value).endswith(": connection refused (is sshd running there?)")
+
+
+def test_refused_key_is_one_line(board, tmp_path):
+    _keygen(tmp_path / "stranger")
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(board.url, "mobilenet_v2",
+                         client=board.client(key=tmp_path / "stranger"))
+    assert str(err.value).startswith(
+        f"127.0.0.1:{board.port} refused the login as {getpass.getuser()} "
+        "(Permission denied)")
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_host_key_is_one_line(board, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(board.url, "mobilenet_v2", client=board.client(known_hosts=empty))
+    assert str(err.value).startswith(
+        f"the host key of 127.0.0.1:{board.port} is not in known_hosts")
+    assert "\n" not in str(err.value)
+    assert empty.read_text() == ""  # nothing was added behind the user's back
+
+
+def test_changed_host_key_is_one_line(board, tmp_path):
+    _keygen(tmp_path / "impostor")
+    wrong = tmp_path / "known_hosts"
+    key = (tmp_path / "impostor.pub").read_text().split()
+    wrong.write_text(f"[127.0.0.1]:{board.port} {key[0]} {key[1]}\n")
+    with pytest.raises(CostlabError, match="has CHANGED") as err:
+        run_remote_bench(board.url, "mobilenet_v2", client=board.client(known_hosts=wrong))
+    assert "\n" not in str(err.value)
+
+
+def test_missing_remote_costlab_is_one_line(board):
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(board.url, "mobilenet_v2",
+                         client=board.client("/nonexistent/bin/costlab"))
+    assert str(err.value).startswith(
+        "costlab is not installed on 127.0.0.1 (or not on the PATH of a non-interactive ssh "
+        "login): `/nonexistent/bin/costlab` was not found")
+    assert "\n" not in str(err.value)
