@@ -317,6 +317,7 @@ class ModelComparison:
 
     costs: list[ModelCost]
     published: list[PublishedEntry | None]
+    latency: Any = None  # a bench.runner.LatencyComparison when latency was measured
 
     def ratios(self) -> list[dict[str, float | None]]:
         """Each model's MACs, FLOPs, params and bytes as a multiple of the first model's."""
@@ -352,15 +353,26 @@ class ModelComparison:
         return comparison_frame(self)
 
 
-def compare(models: Sequence[Any], **options: Any) -> ModelComparison:
-    """Analyze each model with the same options and line them up with published numbers."""
+def compare(models: Sequence[Any], *, latency: bool = False,
+            latency_options: dict[str, Any] | None = None, **options: Any) -> ModelComparison:
+    """Analyze each model with the same options and line them up with published numbers.
+
+    With ``latency``, also time them interleaved on the CPU (or ``latency_options``'
+    device) with ``bench.runner.bench_models``; ``latency_options`` are its keywords.
+    """
     from costlab.references import lookup_for_input
 
     if len(models) < 1:
         raise UsageError("compare needs at least one model")
     costs = [analyze(m, **options) for m in models]
     published = [lookup_for_input(c.name, c.info.knobs, c.info.input_shapes) for c in costs]
-    return ModelComparison(costs, published)
+    comparison = ModelComparison(costs, published)
+    if latency:
+        from costlab.bench.runner import bench_models
+
+        model_options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+        comparison.latency = bench_models(models, model_options, **(latency_options or {}))
+    return comparison
 
 
 def fvcore_check(model: Any, cost: ModelCost, depth: int = 1,

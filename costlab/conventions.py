@@ -17,3 +17,8 @@ ALL = (MACS, FLOPS, MEMORY, PARAMS, PEAK)
 
 def caption() -> str:
     return " ".join(ALL)
+
+LATENCY = ("Latency: wall time of one forward pass (eval, inference mode) after warm-up, "
+           "median of interleaved runs with a 95% bootstrap CI of the median; ms. "
+           "Throughput = batch / median. Peak memory: peak RSS of a fresh process on the CPU, "
+           "torch.cuda.max_memory_allocated on CUDA.")

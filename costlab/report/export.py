@@ -160,12 +160,21 @@ def comparison_text(comparison: "ModelComparison", fmt: str) -> str:
         payload["models"] = _records(frame)
         payload["totals"] = [tables.totals_dict(c) for c in comparison.costs]
         payload["summary"] = comparison.summary_lines()
+        if comparison.latency is not None:
+            payload["latency"] = [r.to_dict() for r in comparison.latency.reports]
+            payload["latency_order"] = comparison.latency.order
+            payload["summary"] += comparison.latency.summary_lines()
         return _json(payload)
     if fmt == "md":
         names = " vs ".join(c.name for c in comparison.costs)
         readable = frame.drop(columns=["published_source"]).rename(columns=MARKDOWN_LABELS)
         lines = [f"# {names}", "", _markdown(readable), ""]
         lines += [f"- {line}" for line in comparison.summary_lines()]
+        if comparison.latency is not None:
+            lines += [f"- {line}" for line in comparison.latency.summary_lines()]
+            lines += ["", "Latency measured on: " + "; ".join(
+                comparison.latency.reports[0].environment.lines()) + "",
+                "", "_" + conventions.LATENCY + "_"]
         sources = {p.source for p in comparison.published if p}
         if sources:
             lines += ["", "Published numbers: " + "; ".join(sorted(sources)) + "."]

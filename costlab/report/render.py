@@ -120,6 +120,10 @@ def render_comparison(comparison: "ModelComparison", console: Console) -> None:
     if sources:
         console.print("Published: " + "; ".join(sources) + ".")
     console.print("[dim]" + conventions.caption() + "[/dim]")
+    if comparison.latency is not None:
+        from costlab.report.latency import render_latency_comparison
+
+        render_latency_comparison(comparison.latency, console)
 
 
 def render_models(specs: Sequence["ModelSpec"], console: Console) -> None:

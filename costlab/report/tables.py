@@ -106,13 +106,24 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
             "uncounted_ops": sum(u.calls for u in cost.uncounted),
             "published_source": pub.source if pub else "",
         })
+    if comparison.latency is not None:
+        from costlab.report.latency import ratio_rows
+
+        for row, timed in zip(rows, ratio_rows(comparison.latency)):
+            row.update({f"latency_{k}" if not k.startswith("latency") else k: v
+                        for k, v in timed.items() if k != "model"})
     return rows
+
+
+LATENCY_COLUMNS = ["latency_median_ms", "latency_ratio", "latency_ratio_ci_low",
+                   "latency_ratio_ci_high", "latency_verdict"]
 
 
 def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
     import pandas as pd
 
-    return pd.DataFrame(comparison_rows(comparison), columns=COMPARISON_COLUMNS)
+    columns = COMPARISON_COLUMNS + (LATENCY_COLUMNS if comparison.latency is not None else [])
+    return pd.DataFrame(comparison_rows(comparison), columns=columns)
 
 
 def totals_dict(cost: "ModelCost") -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""`costlab bench` and `compare --latency` through the CLI: formats, errors."""
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from costlab.cli import app
+
+runner = CliRunner()
+TINY = ["--warmup", "1", "--warmup-time", "0", "--iters", "5", "--min-time", "0",
+        "--no-memory", "-i", "1,8,12,12"]
+
+
+def ok(*args):
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def fails(*args):
+    result = runner.invoke(app, list(args))
+    assert result.exit_code != 0 and "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_bench_table_names_everything():
+    out = ok("bench", "block:conv3x3", *TINY)
+    for word in ("median ms", "95% CI", "p99", "IQR/med", "samples/s", "first call",
+                 "CPU:", "torch threads", "Latency: wall time"):
+        assert word in out, word
+
+
+def test_bench_json_has_every_sample_and_csv_one_row(tmp_path):
+    data = json.loads(ok("bench", "block:conv3x3", *TINY, "-f", "json"))
+    report = data["reports"][0]
+    assert data["kind"] == "bench" and len(report["samples_ms"]) == report["iterations"] == 5
+    assert set(report["stats"]) >= {"median_ms", "ci_low_ms", "ci_high_ms", "p90_ms", "p99_ms"}
+    out = tmp_path / "b.csv"
+    ok("bench", "block:conv3x3", *TINY, "-o", str(out))
+    frame = pd.read_csv(out)
+    assert list(frame["model"]) == ["block:conv3x3"] and frame["iterations"][0] == 5
+
+
+def test_bench_errors_are_one_line():
+    assert "unknown model" in fails("bench", "nosuch", *TINY)
+    assert "--threads" in fails("bench", "block:conv3x3", *TINY, "--threads", "0")
+    assert "dtype" in fails("bench", "block:conv3x3", *TINY, "--dtype", "int8")
+    assert "iterations" in fails("bench", "block:conv3x3", *TINY, "--iters", "0")
+
+
+def test_compare_latency_adds_ratio_and_verdict():
+    data = json.loads(ok("compare", "block:conv3x3", "block:conv3x3", "--latency",
+                         "--min-time", "0", "-i", "1,8,12,12", "-f", "json", "--quick"))
+    rows = data["models"]
+    assert rows[0]["latency_verdict"] == "baseline"
+    assert rows[1]["latency_verdict"] in ("faster", "slower", "indistinguishable")
+    assert data["latency_order"][:2] == ["block:conv3x3", "block:conv3x3"]
+    assert any("the latency of block:conv3x3" in s for s in data["summary"])

@@ -1,0 +1,77 @@
+"""The timing loop on counting callables: iterations, warm-up excluded, interleaving."""
+
+import pytest
+
+from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved, torch_threads
+from costlab.errors import UsageError
+
+
+class Counter:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+
+
+def test_counts_and_warmup_excluded():
+    a, b = Counter(), Counter()
+    policy = TimingPolicy(warmup_iters=4, warmup_s=0, min_iters=7, min_s=0, max_s=60)
+    run = time_interleaved([a, b], policy)
+    ta, tb = run.timings
+    # first call + 4 warm-up rounds + 7 timed rounds; only the timed ones are samples
+    assert a.calls == b.calls == 1 + 4 + 7
+    assert ta.warmup_iters == tb.warmup_iters == 4
+    assert len(ta.samples_ns) == len(tb.samples_ns) == 7
+    assert ta.first_call_ns > 0 and all(s > 0 for s in ta.samples_ns)
+    assert run.order == [0, 1] * 7  # A B A B ...
+
+
+def test_min_time_extends_the_run_and_max_time_caps_it():
+    import time
+
+    slow = lambda: time.sleep(0.002)  # noqa: E731
+    run = time_interleaved([slow], TimingPolicy(0, 0, 1, min_s=0.05, max_s=60))
+    assert len(run.timings[0].samples_ns) > 5  # 1 iteration was not enough time
+    run = time_interleaved([slow], TimingPolicy(0, 0, min_iters=10_000, min_s=0, max_s=0.05))
+    assert 1 <= len(run.timings[0].samples_ns) < 10_000
+
+
+def test_progress_reaches_one():
+    seen = []
+    time_interleaved([Counter()], TimingPolicy(0, 0, 5, 0, 60), progress=seen.append)
+    assert seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
+
+
+def test_bad_policies():
+    with pytest.raises(UsageError):
+        TimingPolicy(min_iters=0)
+    with pytest.raises(UsageError):
+        TimingPolicy(max_s=0)
+    with pytest.raises(UsageError):
+        time_interleaved([], TimingPolicy())
+
+
+def test_inference_context_restores_training_and_threads():
+    import torch
+
+    m = torch.nn.Linear(2, 2).train()
+    with inference_context([m]):
+        assert not m.training and torch.is_inference_mode_enabled()
+    assert m.training and not torch.is_inference_mode_enabled()
+    before = torch.get_num_threads()
+    with torch_threads(1) as used:
+        assert used == torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(UsageError):
+        with torch_threads(0):
+            pass
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()")
+def test_cuda_events():
+    import torch
+
+    x = torch.randn(256, 256, device="cuda")
+    run = time_interleaved([lambda: x @ x], TimingPolicy(1, 0, 5, 0, 60), device="cuda")
+    assert len(run.timings[0].samples_ns) == 5
