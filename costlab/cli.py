@@ -153,6 +153,22 @@ DtypeOpt = typer.Option(None, "--dtype",
 DeviceOpt = typer.Option("meta", "--device", help="meta (no weights allocated) or cpu")
 FormatOpt = typer.Option(None, "--format", "-f", help=FORMAT_HELP)
 OutputOpt = typer.Option(None, "--output", "-o", help="write to FILE (atomically)")
+PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf "
+                                            "(needs matplotlib: pip install 'costlab[plot]')")
+
+
+def _check_plot(plot: Optional[str]) -> None:
+    """Before any work: the figure's path can be written and matplotlib is there."""
+    if plot:
+        from costlab.report.plots import check_plot_path
+
+        check_plot_path(plot)
+
+
+def _draw_plot(plot: Optional[str], figure: Callable, result) -> None:
+    if plot:
+        figure(result, plot)
+        typer.echo(f"figure written to {plot}", err=True)
 
 
 @app.callback()
@@ -185,6 +201,7 @@ def analyze(
     layers: bool = typer.Option(True, "--layers/--no-layers", help="one row per op"),
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
+    plot: Optional[str] = PlotOpt,
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
@@ -192,6 +209,7 @@ def analyze(
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
     """Per-module and per-layer costs of one model."""
+    _check_plot(plot)
     from costlab.api import analyze as run_analysis
     from costlab.errors import UsageError
     from costlab.report.export import analysis_text
@@ -205,6 +223,9 @@ def analyze(
     options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
                        kwargs_inputs)
     cost = run_analysis(model, **options)
+    from costlab.report.figures import analysis_figure
+
+    _draw_plot(plot, analysis_figure, cost)
     if check == "fvcore":
         _emit_fvcore(model, cost, depth, fmt, output, options.get("model_kwargs"))
         return
@@ -227,51 +248,162 @@ def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str],
                                  caption), fmt, output)
 
 
+ThreadsOpt = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)")
+QuickOpt = typer.Option(False, "--quick", help="a short run: 3 warm-up calls, >= 20 timed, <= 5 s")
+MinTimeOpt = typer.Option(None, "--min-time", help="seconds of timed calls, at least (default 1)")
+MaxTimeOpt = typer.Option(None, "--max-time", help="seconds of timed calls, at most (default 30)")
+
+
+def _policy(quick: bool, warmup: Optional[int], warmup_time: Optional[float],
+            iters: Optional[int], min_time: Optional[float], max_time: Optional[float]):
+    from dataclasses import replace
+
+    from costlab.bench.timing import TimingPolicy
+
+    policy = TimingPolicy.quick() if quick else TimingPolicy()
+    changes = {k: v for k, v in (("warmup_iters", warmup), ("warmup_s", warmup_time),
+                                 ("min_iters", iters), ("min_s", min_time),
+                                 ("max_s", max_time)) if v is not None}
+    return replace(policy, **changes)
+
+
+@app.command()
+@_guarded
+def bench(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered name or a user model specifier"),
+    device: str = typer.Option("cpu", "--device",
+                               help="cpu, cuda, or ssh://user@host[:port] (a board with "
+                                    "costlab installed)"),
+    threads: Optional[int] = ThreadsOpt,
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16"),
+    channels_last: bool = typer.Option(False, "--channels-last",
+                                       help="NHWC memory format for model and input"),
+    warmup: Optional[int] = typer.Option(None, "--warmup",
+                                         help="warm-up calls, at least (default 10)"),
+    warmup_time: Optional[float] = typer.Option(None, "--warmup-time",
+                                                help="warm-up seconds, at least (default 0.5)"),
+    iters: Optional[int] = typer.Option(None, "--iters", help="timed calls, at least (default 50)"),
+    min_time: Optional[float] = MinTimeOpt, max_time: Optional[float] = MaxTimeOpt,
+    quick: bool = QuickOpt,
+    memory: bool = typer.Option(True, "--memory/--no-memory",
+                                help="measure peak memory (a fresh process on the CPU)"),
+    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
+    batch: int = BatchOpt,
+    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+) -> None:
+    """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
+    from costlab.bench.runner import bench as run_bench
+    from costlab.report.latency import bench_text, render_bench
+    from costlab.report.progress import progress_bar
+
+    fmt = _prepare_output(fmt, output)
+    policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
+    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
+                       kwargs_inputs)
+    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+    with progress_bar(f"timing {model}", fmt == "table") as progress:
+        report = run_bench(model, options, device=device, dtype=dtype,
+                           channels_last=channels_last, threads=threads, policy=policy,
+                           memory=memory, progress=progress)
+    _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt, output)
+
+
 @app.command()
 @_guarded
 def compare(
     models: List[str] = typer.Argument(..., metavar="MODEL...",
                                        help="models as for analyze (registered names or "
                                             "specifiers); the first is the baseline"),
+    plot: Optional[str] = PlotOpt,
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
     batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
+    latency: bool = typer.Option(False, "--latency",
+                                 help="also measure latency, the models timed interleaved"),
+    latency_device: str = typer.Option("cpu", "--latency-device", help="cpu or cuda"),
+    threads: Optional[int] = ThreadsOpt, quick: bool = QuickOpt,
+    min_time: Optional[float] = MinTimeOpt, max_time: Optional[float] = MaxTimeOpt,
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
     """Models side by side with published numbers and ratios to the first."""
+    _check_plot(plot)
     from costlab.api import compare as run_comparison
     from costlab.report.export import comparison_text
+    from costlab.report.progress import progress_bar
     from costlab.report.render import render_comparison
 
     fmt = _prepare_output(fmt, output)
-    comparison = run_comparison(models, **_options(width, knob, resolution, input_shape, batch,
-                                                   dtype, device, kwargs, kwargs_inputs))
+    options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
+                       kwargs_inputs)
+    with progress_bar("timing", latency and fmt == "table") as progress:
+        latency_options = dict(device=latency_device, threads=threads, progress=progress,
+                               policy=_policy(quick, None, None, None, min_time, max_time))
+        comparison = run_comparison(models, latency=latency, latency_options=latency_options,
+                                    **options)
     _emit(lambda f: comparison_text(comparison, f),
           lambda c: render_comparison(comparison, c), fmt, output)
+    from costlab.report.figures import comparison_figure
+
+    _draw_plot(plot, comparison_figure, comparison)
+
+
+def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[str],
+                          output: Optional[str]) -> None:
+    """Time the paper's four micro-benchmarks here and judge each guideline."""
+    from costlab.bench.guidelines import run_empirical
+    from costlab.bench.timing import TimingPolicy
+    from costlab.report.empirical import empirical_text, progress_bar, render_empirical
+
+    fmt = _prepare_output(fmt, output)
+    policy = TimingPolicy.quick() if quick else TimingPolicy()
+    with progress_bar(enabled=fmt == "table") as progress:
+        run = run_empirical("cpu" if device == "meta" else device, scale, policy,
+                            progress=progress)
+    _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), fmt, output)
 
 
 @app.command()
 @_guarded
 def guidelines(
-    model: str = typer.Argument(..., metavar="MODEL",
-                                help="a registered name or a user model specifier"),
+    model: Optional[str] = typer.Argument(None, metavar="[MODEL]",
+                                          help="a registered name or a user model specifier "
+                                               "(not with --empirical)"),
     top: int = typer.Option(10, "--top", help="offenders shown per guideline (0: all)"),
     detail: bool = typer.Option(False, "--detail",
                                 help="CSV: one row per offending layer instead of the summary"),
+    empirical: bool = typer.Option(False, "--empirical",
+                                   help="time the paper's micro-benchmarks (Tables 1-4) here "
+                                        "instead of auditing a model"),
+    quick: bool = typer.Option(False, "--quick", help="--empirical: a short timing run"),
+    scale: int = typer.Option(1, "--scale",
+                              help="--empirical: width step of the paper's tables, 1, 2 or 4"),
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
+    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt,
+    device: str = typer.Option("meta", "--device",
+                               help="audit: meta or cpu; --empirical: cpu (default) or cuda"),
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
-    """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each."""
+    """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each;
+    or, with --empirical, time the paper's own experiments on this machine."""
     from costlab.analysis.guidelines import audit
     from costlab.api import analyze as run_analysis
     from costlab.errors import UsageError
     from costlab.report.export import guidelines_text
     from costlab.report.render import render_guidelines
 
+    if empirical:
+        if model is not None:
+            raise UsageError("--empirical times the paper's micro-benchmarks and takes no MODEL")
+        return _guidelines_empirical(device, scale, quick, fmt, output)
+    if model is None:
+        raise UsageError("give a MODEL to audit, or --empirical to time the paper's "
+                         "micro-benchmarks")
     if top < 0:
         raise UsageError(f"--top must be >= 0, got {top}")
     fmt = _prepare_output(fmt, output)
@@ -286,6 +418,7 @@ def guidelines(
 @_guarded
 def sweep(
     model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
+    plot: Optional[str] = PlotOpt,
     width: Optional[str] = typer.Option(None, "--width", "-w",
                                         help="width multipliers, e.g. 1,0.75,0.5,0.25"),
     resolution: Optional[str] = typer.Option(None, "--resolution", "-r",
@@ -296,6 +429,7 @@ def sweep(
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
+    _check_plot(plot)
     from costlab.api import sweep as run_sweep
     from costlab.report.export import sweep_text
     from costlab.report.render import render_sweep
@@ -306,6 +440,82 @@ def sweep(
         grid = {"width": width, **grid}
     result = run_sweep(model, grid, resolution, batch=batch, dtype=dtype, device=device)
     _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), fmt, output)
+    from costlab.report.figures import sweep_figure
+
+    _draw_plot(plot, sweep_figure, result)
+
+
+@app.command()
+@_guarded
+def estimate(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered name or a user model specifier"),
+    hardware: str = typer.Option(..., "--hardware", "-H",
+                                 help="a profile name (raspberry_pi_4, nvidia_a100, ...) or a "
+                                      "JSON file from `costlab calibrate`"),
+    dtype: str = typer.Option("float32", "--dtype",
+                              help="the peak to use: float32, tf32, float16, bfloat16, int8 "
+                                   "(bytes are counted at its storage size)"),
+    top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
+    plot: Optional[str] = PlotOpt,
+    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
+    batch: int = BatchOpt, device: str = DeviceOpt,
+    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+) -> None:
+    """Roofline estimate of latency on a hardware profile: which ops are compute-,
+    memory- or overhead-bound. An estimate, not a measurement."""
+    from costlab.analysis.roofline import estimate as roofline_estimate
+    from costlab.api import analyze as run_analysis
+    from costlab.errors import UsageError
+    from costlab.hardware import STORAGE_DTYPE, load_profile
+    from costlab.report.figures import estimate_figure
+    from costlab.report.roofline import estimate_text, render_estimate
+
+    if top < 0:
+        raise UsageError(f"--top must be >= 0, got {top}")
+    if dtype not in STORAGE_DTYPE:
+        raise UsageError(f"unknown dtype {dtype!r}; choose from {', '.join(STORAGE_DTYPE)}")
+    profile = load_profile(hardware)
+    profile.peak_flops(dtype)  # fails now if the profile has no peak for it
+    _check_plot(plot)
+    fmt = _prepare_output(fmt, output)
+    cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch,
+                                          STORAGE_DTYPE[dtype], device, kwargs, kwargs_inputs))
+    result = roofline_estimate(cost, profile, dtype)
+    _emit(lambda f: estimate_text(result, f, top or None),
+          lambda c: render_estimate(result, c, top or None), fmt, output)
+    _draw_plot(plot, estimate_figure, result)
+
+
+@app.command()
+@_guarded
+def calibrate(
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="save the profile to FILE.json (atomically); "
+                                              "default: print it as JSON"),
+    quick: bool = typer.Option(False, "--quick", help="smaller sizes, a few seconds"),
+    name: str = typer.Option("calibrated", "--name", help="the profile's name"),
+) -> None:
+    """Measure this machine's fp32 GFLOP/s (matmul), GB/s (copy) and per-op overhead, and
+    save them as a hardware profile for `costlab estimate --hardware FILE`."""
+    from rich.console import Console
+
+    from costlab.bench.calibrate import calibrate as run_calibration
+    from costlab.report.export import check_writable, write_atomic
+    from costlab.report.roofline import render_profile
+
+    if output:
+        check_writable(output)
+    progress = (lambda step: typer.echo(f"measuring {step}...", err=True))
+    profile = run_calibration(quick, progress).to_profile(name)
+    if not output:
+        sys.stdout.write(profile.to_json())
+        return
+    write_atomic(output, profile.to_json())
+    render_profile(profile, Console(width=None if sys.stdout.isatty() else 200))
+    typer.echo(f"saved to {output}; use it with: costlab estimate MODEL --hardware {output}")
 
 
 @app.command()
