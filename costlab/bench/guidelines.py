@@ -1,0 +1,392 @@
+"""ShuffleNet V2's four micro-benchmarks, timed here: do G1-G4 hold on this hardware?
+
+For each guideline the paper (Ma et al. 2018, Tables 1-4) times a few variants of one
+stacked unit at (nearly) equal FLOPs and finds one fastest: c1:c2 = 1:1 (G1), g = 1 (G2),
+1 fragment (G3), no ReLU and no shortcut (G4). Here each variant
+(``costlab.models.guideline_units``) is counted by costlab's analyzer, timed round-robin
+with the others (``costlab.bench.timing.time_interleaved``), and compared with that
+fastest one by the ratio of median latencies and its bootstrap CI
+(``costlab.bench.stats.compare_samples``). A variant confirms the paper when it is slower
+than the baseline ("holds"), contradicts it when faster ("reversed"), and is
+"inconclusive" when the ratio's CI includes 1 or the difference is under the equivalence
+margin (stats.EQUIVALENCE_MARGIN).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
+from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved, torch_threads
+from costlab.errors import UsageError
+from costlab.references import guideline_experiment
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HOLDS, REVERSED, INCONCLUSIVE = "holds", "reversed", "inconclusive"
+VERDICTS = (HOLDS, REVERSED, INCONCLUSIVE)
+DEVICES = ("cpu", "cuda")
+SCALES = (1, 2, 4)
+# Whose channel counts a device runs by default: the paper's ARM column on a CPU (its ARM
+# runs were single-threaded, images/s), its GPU column on a GPU (batches/s).
+DEFAULT_PLATFORM = {"cpu": "arm", "cuda": "gpu"}
+UNITS = {"arm": "images/s", "gpu": "batches/s"}
+
+Progress = Callable[[str, float], None]  # (what runs now, fraction of the whole run done)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of a guideline's table: the paper's name and costlab's model and knobs."""
+
+    setting: str
+    model: str
+    knobs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GuidelineBenchmark:
+    """A guideline's micro-benchmark: its variants, the first being the paper's fastest."""
+
+    guideline: str
+    title: str
+    claim: str  # the paper's direction, in words
+    variants: tuple[Variant, ...]
+    flops_matched: bool  # whether the paper holds FLOPs equal across the variants
+
+    @property
+    def baseline(self) -> Variant:
+        return self.variants[0]
+
+
+def _family(guideline: str, title: str, claim: str, model: str, knob: str,
+            settings: dict[Any, str], flops_matched: bool = True) -> GuidelineBenchmark:
+    return GuidelineBenchmark(guideline, title, claim, tuple(
+        Variant(setting, model, {knob: value}) for value, setting in settings.items()),
+        flops_matched)
+
+
+BENCHMARKS: tuple[GuidelineBenchmark, ...] = (
+    _family("G1", "equal channel width minimizes memory access cost",
+            "c1:c2 = 1:1 is faster than 1:2, 1:6 and 1:12", "g1_channel_ratio", "ratio",
+            {1: "c1:c2=1:1", 2: "c1:c2=1:2", 6: "c1:c2=1:6", 12: "c1:c2=1:12"}),
+    _family("G2", "excessive group convolution increases memory access cost",
+            "g = 1 is faster than g = 2, 4 and 8", "g2_group_conv", "groups",
+            {1: "g=1", 2: "g=2", 4: "g=4", 8: "g=8"}),
+    _family("G3", "network fragmentation reduces the degree of parallelism",
+            "1 fragment is faster than 2 or 4 in series or in parallel", "g3_fragments",
+            "fragments", {"1": "1-fragment", "2-series": "2-fragment-series",
+                          "4-series": "4-fragment-series", "2-parallel": "2-fragment-parallel",
+                          "4-parallel": "4-fragment-parallel"}),
+    GuidelineBenchmark(
+        "G4", "element-wise operations are non-negligible",
+        "without ReLU and shortcut is faster than with either or both",
+        tuple(Variant(f"relu={'yes' if r else 'no'} shortcut={'yes' if s else 'no'}",
+                      "g4_elementwise", {"relu": r, "shortcut": s})
+              for r, s in ((False, False), (True, False), (False, True), (True, True))),
+        flops_matched=False),  # equal MACs; the FLOPs differ by the removed element-wise ops
+)
+
+
+def benchmark(guideline: str) -> GuidelineBenchmark:
+    for bench in BENCHMARKS:
+        if bench.guideline == guideline:
+            return bench
+    raise UsageError(f"unknown guideline {guideline!r}; choose from "
+                     f"{', '.join(b.guideline for b in BENCHMARKS)}")
+
+
+# ----------------------------------------------------------------------- verdicts
+
+def comparison_verdict(estimate: RatioEstimate) -> str:
+    """A variant against the baseline: slower confirms the paper, faster contradicts it."""
+    return {"slower": HOLDS, "faster": REVERSED}.get(estimate.verdict, INCONCLUSIVE)
+
+
+def guideline_verdict(verdicts: Sequence[str]) -> str:
+    """Holds when some variant confirms the paper and none contradicts it; reversed when
+    some contradicts it and none confirms it; otherwise (none either way, or both)
+    inconclusive."""
+    held, reversed_ = HOLDS in verdicts, REVERSED in verdicts
+    if held and not reversed_:
+        return HOLDS
+    if reversed_ and not held:
+        return REVERSED
+    return INCONCLUSIVE
+
+
+# ------------------------------------------------------------------------- counts
+
+@dataclass(frozen=True)
+class VariantCount:
+    """costlab's count of one variant (traced on meta)."""
+
+    guideline: str
+    setting: str
+    model: str
+    platform: str
+    scale: int
+    input_shape: tuple[int, ...]
+    macs: int
+    flops: int
+    memory_access_bytes: int
+    macs_vs_baseline_pct: float
+
+
+def count_variants(bench: GuidelineBenchmark, platform: str, scale: int,
+                   batch: int = 1) -> list[VariantCount]:
+    """MACs, FLOPs and memory access of each variant, and its MACs against the baseline's."""
+    from costlab.api import analyze
+
+    costs = [analyze(v.model, batch=batch, platform=platform, scale=scale, **v.knobs)
+             for v in bench.variants]
+    base = costs[0].total.macs
+    return [VariantCount(bench.guideline, v.setting, v.model, platform, scale,
+                         tuple(c.info.input_shapes[0]), c.total.macs, c.total.flops,
+                         c.total.memory_access_bytes, 100.0 * (c.total.macs / base - 1))
+            for v, c in zip(bench.variants, costs)]
+
+
+FLOPS_TOLERANCE_PCT = 1.0
+
+
+def flops_frame(platforms: Sequence[str] = ("gpu", "arm"),
+                scales: Sequence[int] = SCALES) -> "pd.DataFrame":
+    """Every variant's MACs against its baseline's, and whether they agree within 1%
+    where the paper says the FLOPs are matched (G1-G3; G4's MACs are equal by design)."""
+    import pandas as pd
+
+    rows = []
+    for bench in BENCHMARKS:
+        for platform in platforms:
+            for scale in scales:
+                for count in count_variants(bench, platform, scale):
+                    rows.append({
+                        "guideline": count.guideline, "setting": count.setting,
+                        "platform": platform, "scale": scale,
+                        "input": "x".join(map(str, count.input_shape)),
+                        "macs_m": count.macs / 1e6, "flops_m": count.flops / 1e6,
+                        "macs_vs_baseline_pct": count.macs_vs_baseline_pct,
+                        "within_1pct": abs(count.macs_vs_baseline_pct) <= FLOPS_TOLERANCE_PCT,
+                    })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- measuring
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant measured: its count, its latency, its speed and the paper's."""
+
+    count: VariantCount
+    latency: LatencyStats
+    first_call_ms: float
+    speed: float  # in the run's unit (images/s or batches/s), from the median latency
+    speed_ci_low: float
+    speed_ci_high: float
+    paper_gpu_speed: float | None  # batches/s, at the paper's GPU channels for this scale
+    paper_arm_speed: float | None  # images/s, at its ARM channels
+    versus_baseline: RatioEstimate | None  # latency / the baseline's; None for the baseline
+    verdict: str | None  # holds | reversed | inconclusive; None for the baseline
+
+    @property
+    def setting(self) -> str:
+        return self.count.setting
+
+
+@dataclass(frozen=True)
+class GuidelineResult:
+    """A guideline's variants measured, and whether the paper's direction held."""
+
+    guideline: str
+    title: str
+    claim: str
+    verdict: str
+    explanation: str
+    variants: tuple[VariantResult, ...]
+
+
+@dataclass(frozen=True)
+class EmpiricalRun:
+    """A whole run: the settings, where it ran, and a result per guideline."""
+
+    device: str
+    platform: str  # whose channel counts were built
+    scale: int
+    batch: int
+    unit: str
+    policy: TimingPolicy
+    environment: Any  # costlab.bench.environment.Environment
+    started: str  # ISO 8601, UTC
+    results: tuple[GuidelineResult, ...] = field(default_factory=tuple)
+
+    def to_dataframe(self) -> "pd.DataFrame":
+        """One row per variant: counts, latency, speed beside the paper's, verdict."""
+        import pandas as pd
+
+        rows = []
+        for result in self.results:
+            for v in result.variants:
+                ratio = v.versus_baseline
+                base_macs = result.variants[0].count.macs
+                rows.append({
+                    "guideline": result.guideline, "setting": v.setting,
+                    "baseline": v.versus_baseline is None,
+                    "input": "x".join(map(str, v.count.input_shape)),
+                    "macs_m": v.count.macs / 1e6, "flops_m": v.count.flops / 1e6,
+                    "macs_vs_baseline_pct": v.count.macs_vs_baseline_pct,
+                    "memory_access_mb": v.count.memory_access_bytes / 1e6,
+                    "median_ms": v.latency.median_ms, "ci_low_ms": v.latency.ci_low_ms,
+                    "ci_high_ms": v.latency.ci_high_ms, "iqr_ms": v.latency.iqr_ms,
+                    "samples": v.latency.n, "speed": v.speed,
+                    "speed_ci_low": v.speed_ci_low, "speed_ci_high": v.speed_ci_high,
+                    "unit": self.unit, "paper_gpu_speed": v.paper_gpu_speed,
+                    "paper_arm_speed": v.paper_arm_speed,
+                    "latency_ratio": ratio.ratio if ratio else None,
+                    "ratio_ci_low": ratio.ci_low if ratio else None,
+                    "ratio_ci_high": ratio.ci_high if ratio else None,
+                    # the ratio at equal work: a variant with fewer MACs is held to them
+                    "latency_ratio_per_mac": ratio.ratio * base_macs / v.count.macs
+                    if ratio else None,
+                    "paper_gpu_ratio": _paper_ratio(result.variants[0].paper_gpu_speed,
+                                                    v.paper_gpu_speed) if ratio else None,
+                    "paper_arm_ratio": _paper_ratio(result.variants[0].paper_arm_speed,
+                                                    v.paper_arm_speed) if ratio else None,
+                    "verdict": v.verdict,
+                })
+        return pd.DataFrame(rows)
+
+    def verdict_frame(self) -> "pd.DataFrame":
+        """One row per guideline: the paper's claim and whether it held here."""
+        import pandas as pd
+
+        return pd.DataFrame([{"guideline": r.guideline, "title": r.title, "claim": r.claim,
+                              "verdict": r.verdict, "explanation": r.explanation}
+                             for r in self.results])
+
+    def settings_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "platform": self.platform, "scale": self.scale,
+                "batch": self.batch, "unit": self.unit, "policy": asdict(self.policy),
+                "started": self.started}
+
+
+def _paper_ratio(base_speed: float | None, speed: float | None) -> float | None:
+    """The paper's latency ratio variant/baseline: its baseline's speed over the variant's."""
+    if not base_speed or not speed:
+        return None
+    return base_speed / speed
+
+
+def _paper_speed(guideline: str, setting: str, platform: str, scale: int) -> float | None:
+    try:
+        return guideline_experiment(guideline, setting, platform, scale).speed
+    except KeyError:
+        return None
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(device: str) -> Iterator[None]:
+    """cuDNN's benchmark mode on for the run (the paper's setting), restored after."""
+    if device != "cuda":
+        yield
+        return
+    import torch
+
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here")
+
+
+def _explanation(bench: GuidelineBenchmark, variants: Sequence[VariantResult]) -> str:
+    parts = []
+    for v in variants[1:]:
+        r = v.versus_baseline
+        parts.append(f"{v.setting} x{r.ratio:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] {v.verdict}")
+    return (f"latency vs {bench.baseline.setting} (95% CI): " + "; ".join(parts))
+
+
+def measure_guideline(bench: GuidelineBenchmark, device: str, platform: str, scale: int,
+                      batch: int, policy: TimingPolicy,
+                      progress: Callable[[float], None] | None = None) -> GuidelineResult:
+    """Build every variant on ``device``, time them interleaved, compare with the baseline."""
+    from costlab.api import prepare
+
+    counts = count_variants(bench, platform, scale, batch)
+    prepared = [prepare(v.model, device=device, batch=batch, platform=platform, scale=scale,
+                        **v.knobs) for v in bench.variants]
+    with inference_context([p.module for p in prepared]):
+        run = time_interleaved(prepared, policy, device, progress)
+    base_samples = run.timings[0].samples_ns
+    per_second = 1e3 * (batch if UNITS[platform] == "images/s" else 1)  # ms -> the unit
+    variants = []
+    for index, (variant, count, timing) in enumerate(zip(bench.variants, counts, run.timings)):
+        stats = summarize(timing.samples_ns)
+        ratio = compare_samples(base_samples, timing.samples_ns) if index else None
+        variants.append(VariantResult(
+            count, stats, timing.first_call_ns / 1e6, per_second / stats.median_ms,
+            per_second / stats.ci_high_ms, per_second / stats.ci_low_ms,
+            _paper_speed(bench.guideline, variant.setting, "gpu", scale),
+            _paper_speed(bench.guideline, variant.setting, "arm", scale),
+            ratio, comparison_verdict(ratio) if ratio else None))
+    verdict = guideline_verdict([v.verdict for v in variants[1:]])
+    return GuidelineResult(bench.guideline, bench.title, bench.claim, verdict,
+                           _explanation(bench, variants), tuple(variants))
+
+
+def run_empirical(device: str = "cpu", scale: int = 1, policy: TimingPolicy | None = None,
+                  platform: str | None = None, batch: int = 1, threads: int | None = None,
+                  guidelines: Sequence[str] = ("G1", "G2", "G3", "G4"),
+                  progress: Progress | None = None) -> EmpiricalRun:
+    """Time the paper's micro-benchmarks on ``device`` and judge each guideline.
+
+    ``platform`` (gpu or arm) picks whose channel counts to build; by default the ARM ones
+    on a CPU and the GPU ones on CUDA. On a CPU torch runs one thread unless ``threads``
+    says otherwise, as the paper's ARM measurements did; on CUDA cuDNN's benchmark mode is
+    on, as in the paper. Batch 1: at the paper's GPU speeds (e.g. 2451 batches/s for G2's
+    514M-MAC g=1 stack) a larger batch would exceed a GTX 1080Ti's peak FLOPs, so its
+    batches must have been single images too.
+    """
+    from costlab.bench.environment import capture
+
+    check_device(device)
+    if scale not in SCALES:
+        raise UsageError(f"--scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
+    platform = platform or DEFAULT_PLATFORM[device]
+    if platform not in UNITS:
+        raise UsageError(f"unknown platform {platform!r}; choose from gpu, arm")
+    if batch < 1:
+        raise UsageError(f"batch must be >= 1, got {batch}")
+    chosen = [benchmark(g) for g in guidelines]
+    policy = policy or TimingPolicy()
+    if threads is None and device == "cpu":
+        threads = 1
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results = []
+    with torch_threads(threads), _cudnn_benchmark(device):
+        environment = capture(device)
+        for index, bench in enumerate(chosen):
+            def report(fraction: float, index: int = index, name: str = bench.guideline):
+                if progress is not None:
+                    progress(name, (index + fraction) / len(chosen))
+            report(0.0)
+            results.append(measure_guideline(bench, device, platform, scale, batch, policy,
+                                             report))
+    return EmpiricalRun(device, platform, scale, batch, UNITS[platform], policy, environment,
+                        started, tuple(results))
