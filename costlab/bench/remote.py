@@ -342,6 +342,77 @@ def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) 
     return report
 
 
+# bench's options by parameter name: those that take a value (lists repeat the option) and
+# the switches (name -> (option when True, option when False))
+BENCH_VALUE_OPTIONS = {
+    "threads": "--threads", "dtype": "--dtype", "warmup": "--warmup",
+    "warmup_time": "--warmup-time", "iters": "--iters", "min_time": "--min-time",
+    "max_time": "--max-time", "width": "--width", "knob": "--knob",
+    "resolution": "--resolution", "input_shape": "--input", "kwargs": "--kwargs",
+    "kwargs_inputs": "--kwargs-inputs", "batch": "--batch",
+}
+BENCH_SWITCHES = {"channels_last": ("--channels-last", None), "quick": ("--quick", None),
+                  "memory": (None, "--no-memory")}
+
+
+def bench_option_words(options: Mapping[str, object]) -> list[str]:
+    """``costlab bench``'s options as command-line words; None values are left out."""
+    words: list[str] = []
+    for name, value in options.items():
+        if name in BENCH_SWITCHES:
+            word = BENCH_SWITCHES[name][0 if value else 1]
+            words += [word] if word else []
+        elif name not in BENCH_VALUE_OPTIONS:
+            raise ValueError(f"no bench option for {name!r}")
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                words += [BENCH_VALUE_OPTIONS[name], str(item)]
+        elif value is not None:
+            words += [BENCH_VALUE_OPTIONS[name], str(value)]
+    return words
+
+
+def bench_over_ssh(device: str, model: str, options: Mapping[str, object], *,
+                   remote_command: str | None = None, client: SshClient | None = None):
+    """The :class:`~costlab.bench.runner.BenchReport` of a run on the board ``device`` names.
+
+    ``options`` are bench's options by parameter name (see :func:`bench_option_words`);
+    ``remote_command`` is ``--remote-costlab``.
+    """
+    from costlab.bench.runner import SCHEMA_VERSION, BenchReport
+
+    target = parse_ssh_url(device)
+    client = client or SshClient.from_env(remote_command=remote_command)
+    payload = run_remote_bench(target, model, bench_option_words(options), client=client)
+    reports = payload.get("reports")
+    if payload.get("kind") != "bench" or not isinstance(reports, list) or len(reports) != 1 \
+            or not isinstance(reports[0], dict):
+        raise CostlabError(f"costlab bench on {target.host} printed JSON that is not one "
+                           "bench report")
+    data = reports[0]
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise CostlabError(f"costlab on {target.host} writes bench schema "
+                           f"{data.get('schema_version')}, this one reads {SCHEMA_VERSION}: "
+                           "install the same costlab version on both")
+    try:
+        report = BenchReport.from_dict(data)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise CostlabError(f"cannot read the report from {target.host} ({exc}): install "
+                           "the same costlab version on both") from None
+    if remote_model(model)[0] is not None:
+        report.model = model  # the name of the file here, not of its copy on the board
+    report.notes.append(f"measured on {target} (its CPU) over ssh")
+    return report
+
+
+def refuse_under_emulation() -> None:
+    """Raise when latency measured here would be an emulator's rather than the CPU's."""
+    reason = running_under_emulation()
+    if reason:
+        raise CostlabError(f"refusing to report latency: {reason}; run costlab on the "
+                           "machine itself (or reach it with --device ssh://user@host)")
+
+
 # --- emulation -----------------------------------------------------------------------------
 
 _ARCH_FAMILIES = {

@@ -18,6 +18,7 @@ import pytest
 from costlab.bench.remote import (
     SshClient,
     SshTarget,
+    bench_option_words,
     check_forwarded_options,
     cpuinfo_family,
     emulation_reason,
@@ -128,6 +129,19 @@ def test_host_key_checking_and_batch_mode_come_before_user_options():
     assert "Port=2222" in options and "User=pi" in options
 
 
+def test_bench_options_become_command_line_words():
+    options = dict(threads=4, dtype="float32", channels_last=True, warmup=None,
+                   min_time=0.5, quick=False, memory=False, knob=["n=7", "groups=2"],
+                   input_shape=None, kwargs='{"a": 1}', batch=1)
+    assert bench_option_words(options) == [
+        "--threads", "4", "--dtype", "float32", "--channels-last", "--min-time", "0.5",
+        "--no-memory", "--knob", "n=7", "--knob", "groups=2", "--kwargs", '{"a": 1}',
+        "--batch", "1"]
+    assert bench_option_words(dict(memory=True, quick=True)) == ["--quick"]
+    with pytest.raises(ValueError, match="no bench option for 'device'"):
+        bench_option_words(dict(device="cpu"))
+
+
 def test_missing_ssh_client_is_one_line():
     client = SshClient(ssh="/nonexistent/ssh")
     with pytest.raises(CostlabError, match="^/nonexistent/ssh not found: install the OpenSSH"):
@@ -191,6 +205,21 @@ def test_binfmt_handler_for_this_machine_means_emulation():
 def test_rosetta_translation_means_emulation():
     assert emulation_reason("x86_64", None, None, None, translated=True).startswith(
         "this x86_64 Python runs under Rosetta 2")
+
+
+def test_bench_refuses_to_time_an_emulated_interpreter(monkeypatch):
+    from typer.testing import CliRunner
+
+    from costlab.bench import remote
+    from costlab.cli import app
+
+    monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs it")
+    with pytest.raises(CostlabError, match="^refusing to report latency: qemu-aarch64 runs it;"):
+        remote.refuse_under_emulation()
+    result = CliRunner().invoke(app, ["bench", "block:conv3x3", "--quick"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: refusing to report latency: qemu-aarch64 runs it;")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_this_machine_reads_as_native():
@@ -378,3 +407,101 @@ def test_missing_remote_costlab_is_one_line(board):
         "costlab is not installed on 127.0.0.1 (or not on the PATH of a non-interactive ssh "
         "login): `/nonexistent/bin/costlab` was not found")
     assert "\n" not in str(err.value)
+
+
+# --- the real costlab bench on the board -----------------------------------------------------
+
+TINY_POLICY = ["--warmup", "1", "--warmup-time", "0", "--iters", "3", "--min-time", "0",
+               "--max-time", "2"]
+TINY_NET = '''\
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(x).relu()
+'''
+
+
+def _key_structure(value):
+    """The keys of a JSON value, nested; lists by the structure of their first item."""
+    if isinstance(value, dict):
+        return {k: _key_structure(v) for k, v in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+        return [_key_structure(value[0])]
+    return None
+
+
+def _bench_json(args: list[str], env: dict | None = None):
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    result = CliRunner().invoke(app, ["bench", *args, "--format", "json"], env=env)
+    printed = result.exit_code == 0 and result.stdout.strip()
+    return result, (json.loads(result.stdout) if printed else None)
+
+
+def test_remote_report_has_the_local_schema(board):
+    from costlab.bench.runner import BenchReport
+
+    remote = run_remote_bench(board.url, "block:conv3x3", TINY_POLICY, client=board.client())
+    result, local = _bench_json(["block:conv3x3", *TINY_POLICY])
+    assert result.exit_code == 0, result.stderr
+    assert _key_structure(remote) == _key_structure(local)
+    report = remote["reports"][0]
+    assert report["model"] == "block:conv3x3" and report["device"] == "cpu"
+    assert report["iterations"] == len(report["samples_ms"]) >= 3
+    assert BenchReport.from_dict(report).to_dict() == report
+
+
+def _cli_env(board: Board) -> dict:
+    return {"COSTLAB_SSH_OPTIONS": shlex.join(board.client().options)}
+
+
+def test_bench_command_runs_on_the_board(board, tmp_path):
+    out = tmp_path / "board.json"
+    result, _ = _bench_json(["block:conv3x3", "--device", board.url, "--remote-costlab",
+                             LOCAL_COSTLAB, "--no-memory", "-o", str(out), *TINY_POLICY],
+                            env=_cli_env(board))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(out.read_text())["reports"][0]
+    assert report["model"] == "block:conv3x3"
+    assert report["peak_memory"] is None  # --no-memory was forwarded
+    assert report["notes"][-1] == f"measured on {board.url} (its CPU) over ssh"
+
+
+def test_bench_command_runs_a_user_file_on_the_board(board, tmp_path):
+    net = tmp_path / "tiny net.py"
+    net.write_text(TINY_NET)
+    result, payload = _bench_json([f"{net}:Tiny", "--input", "2,8", "--device", board.url,
+                                   "--remote-costlab", LOCAL_COSTLAB, "--no-memory",
+                                   *TINY_POLICY], env=_cli_env(board))
+    assert result.exit_code == 0, result.stderr
+    report = payload["reports"][0]
+    assert report["model"] == f"{net}:Tiny"
+    assert report["input_shapes"] == [[2, 8]] and report["batch"] == 2
+
+
+def test_bench_command_errors_are_one_line(board, tmp_path):
+    _keygen(tmp_path / "stranger")
+    env = {"COSTLAB_SSH_OPTIONS": shlex.join(board.client(key=tmp_path / "stranger").options)}
+    for args, code, start in [
+        (["--remote-costlab", LOCAL_COSTLAB], 1, f"error: 127.0.0.1:{board.port} refused"),
+        (["--remote-costlab", "/nonexistent/costlab"], 1, "error: costlab is not installed"),
+    ]:
+        result, _ = _bench_json(["block:conv3x3", "--device", board.url, *args],
+                                env=env if "refused" in start else _cli_env(board))
+        assert result.exit_code == code
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(start), result.stderr
+    # the board's own costlab error comes back as one line, with its usage exit status
+    result, _ = _bench_json(["no_such_model", "--device", board.url,
+                             "--remote-costlab", LOCAL_COSTLAB], env=_cli_env(board))
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: on 127.0.0.1: unknown model 'no_such_model'")
+    assert len(result.stderr.strip().splitlines()) == 1
