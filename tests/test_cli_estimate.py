@@ -98,6 +98,7 @@ def test_calibrate_without_output_prints_json():
 
 
 def test_plot_options_write_images(tmp_path):
+    pytest.importorskip("matplotlib")
     for args, name in ((["analyze", "mobilenet_v1", "--no-layers"], "a.png"),
                        (["compare", "mobilenet_v1", "shufflenet_v2"], "c.png"),
                        (["sweep", "mobilenet_v1", "-w", "1,0.5"], "s.svg"),
