@@ -464,15 +464,17 @@ def _cli_env(board: Board) -> dict:
 
 
 def test_bench_command_runs_on_the_board(board, tmp_path):
-    out = tmp_path / "board.json"
-    result, _ = _bench_json(["block:conv3x3", "--device", board.url, "--remote-costlab",
-                             LOCAL_COSTLAB, "--no-memory", "-o", str(out), *TINY_POLICY],
-                            env=_cli_env(board))
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    out = tmp_path / "board.txt"  # the rich table, drawn from the board's report
+    result = CliRunner().invoke(app, [
+        "bench", "block:conv3x3", "--device", board.url, "--remote-costlab", LOCAL_COSTLAB,
+        *TINY_POLICY, "-o", str(out), "--format", "table"], env=_cli_env(board))
     assert result.exit_code == 0, result.stderr
-    report = json.loads(out.read_text())["reports"][0]
-    assert report["model"] == "block:conv3x3"
-    assert report["peak_memory"] is None  # --no-memory was forwarded
-    assert report["notes"][-1] == f"measured on {board.url} (its CPU) over ssh"
+    text = out.read_text()
+    assert "block:conv3x3" in text and f"measured on {board.url} (its CPU) over ssh" in text
 
 
 def test_bench_command_runs_a_user_file_on_the_board(board, tmp_path):
@@ -485,6 +487,8 @@ def test_bench_command_runs_a_user_file_on_the_board(board, tmp_path):
     report = payload["reports"][0]
     assert report["model"] == f"{net}:Tiny"
     assert report["input_shapes"] == [[2, 8]] and report["batch"] == 2
+    assert report["peak_memory"] is None  # --no-memory was forwarded
+    assert report["notes"][-1] == f"measured on {board.url} (its CPU) over ssh"
 
 
 def test_bench_command_errors_are_one_line(board, tmp_path):
