@@ -6,10 +6,12 @@ stacked unit at (nearly) equal FLOPs and finds one fastest: c1:c2 = 1:1 (G1), g 
 (``costlab.models.guideline_units``) is counted by costlab's analyzer, timed round-robin
 with the others (``costlab.bench.timing.time_interleaved``), and compared with that
 fastest one by the ratio of median latencies and its bootstrap CI
-(``costlab.bench.stats.compare_samples``). A variant confirms the paper when it is slower
-than the baseline ("holds"), contradicts it when faster ("reversed"), and is
-"inconclusive" when the ratio's CI includes 1 or the difference is under the equivalence
-margin (stats.EQUIVALENCE_MARGIN).
+(``costlab.bench.stats.compare_samples``), at equal work: the paper's integer channel counts
+leave some variants up to 5.5% lighter than their baseline (G1's 1:2 on ARM), so each
+variant's latencies are scaled by baseline MACs / its MACs before the comparison (the raw
+ratio is reported too). A variant confirms the paper when it is slower than the baseline
+("holds"), contradicts it when faster ("reversed"), and is "inconclusive" when the ratio's
+CI includes 1 or the difference is under the equivalence margin (stats.EQUIVALENCE_MARGIN).
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ def flops_frame(platforms: Sequence[str] = ("gpu", "arm"),
                 for count in count_variants(bench, platform, scale):
                     rows.append({
                         "guideline": count.guideline, "setting": count.setting,
+                        "baseline": count.setting == bench.baseline.setting,
                         "platform": platform, "scale": scale,
                         "input": "x".join(map(str, count.input_shape)),
                         "macs_m": count.macs / 1e6, "flops_m": count.flops / 1e6,
@@ -191,6 +194,8 @@ class VariantResult:
     paper_gpu_speed: float | None  # batches/s, at the paper's GPU channels for this scale
     paper_arm_speed: float | None  # images/s, at its ARM channels
     versus_baseline: RatioEstimate | None  # latency / the baseline's; None for the baseline
+    # the same at equal work (latency scaled by baseline MACs / these MACs): the verdict's
+    equal_work: RatioEstimate | None
     verdict: str | None  # holds | reversed | inconclusive; None for the baseline
 
     @property
@@ -231,8 +236,7 @@ class EmpiricalRun:
         rows = []
         for result in self.results:
             for v in result.variants:
-                ratio = v.versus_baseline
-                base_macs = result.variants[0].count.macs
+                ratio, fair = v.versus_baseline, v.equal_work
                 rows.append({
                     "guideline": result.guideline, "setting": v.setting,
                     "baseline": v.versus_baseline is None,
@@ -249,9 +253,9 @@ class EmpiricalRun:
                     "latency_ratio": ratio.ratio if ratio else None,
                     "ratio_ci_low": ratio.ci_low if ratio else None,
                     "ratio_ci_high": ratio.ci_high if ratio else None,
-                    # the ratio at equal work: a variant with fewer MACs is held to them
-                    "latency_ratio_per_mac": ratio.ratio * base_macs / v.count.macs
-                    if ratio else None,
+                    "equal_work_ratio": fair.ratio if fair else None,
+                    "equal_work_ci_low": fair.ci_low if fair else None,
+                    "equal_work_ci_high": fair.ci_high if fair else None,
                     "paper_gpu_ratio": _paper_ratio(result.variants[0].paper_gpu_speed,
                                                     v.paper_gpu_speed) if ratio else None,
                     "paper_arm_ratio": _paper_ratio(result.variants[0].paper_arm_speed,
@@ -317,9 +321,10 @@ def check_device(device: str) -> None:
 def _explanation(bench: GuidelineBenchmark, variants: Sequence[VariantResult]) -> str:
     parts = []
     for v in variants[1:]:
-        r = v.versus_baseline
+        r = v.equal_work
         parts.append(f"{v.setting} x{r.ratio:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] {v.verdict}")
-    return (f"latency vs {bench.baseline.setting} (95% CI): " + "; ".join(parts))
+    return (f"latency vs {bench.baseline.setting} at equal MACs (95% CI): "
+            + "; ".join(parts))
 
 
 def measure_guideline(bench: GuidelineBenchmark, device: str, platform: str, scale: int,
@@ -334,17 +339,22 @@ def measure_guideline(bench: GuidelineBenchmark, device: str, platform: str, sca
     with inference_context([p.module for p in prepared]):
         run = time_interleaved(prepared, policy, device, progress)
     base_samples = run.timings[0].samples_ns
+    base_macs = counts[0].macs
     per_second = 1e3 * (batch if UNITS[platform] == "images/s" else 1)  # ms -> the unit
     variants = []
     for index, (variant, count, timing) in enumerate(zip(bench.variants, counts, run.timings)):
         stats = summarize(timing.samples_ns)
-        ratio = compare_samples(base_samples, timing.samples_ns) if index else None
+        ratio = fair = None
+        if index:
+            ratio = compare_samples(base_samples, timing.samples_ns)
+            work = base_macs / count.macs
+            fair = compare_samples(base_samples, [t * work for t in timing.samples_ns])
         variants.append(VariantResult(
             count, stats, timing.first_call_ns / 1e6, per_second / stats.median_ms,
             per_second / stats.ci_high_ms, per_second / stats.ci_low_ms,
             _paper_speed(bench.guideline, variant.setting, "gpu", scale),
             _paper_speed(bench.guideline, variant.setting, "arm", scale),
-            ratio, comparison_verdict(ratio) if ratio else None))
+            ratio, fair, comparison_verdict(fair) if fair else None))
     verdict = guideline_verdict([v.verdict for v in variants[1:]])
     return GuidelineResult(bench.guideline, bench.title, bench.claim, verdict,
                            _explanation(bench, variants), tuple(variants))

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from costlab.bench.guidelines import EmpiricalRun
 
 VERDICT_NOTE = ("Each variant is timed round-robin with the others; 'latency x' is its median "
-                "latency over the baseline's (the variant the paper finds fastest) with a 95% "
-                "bootstrap CI. holds: slower than the baseline, as the paper says; reversed: "
-                "faster; inconclusive: the CI includes 1 or the difference is under 2%. A "
+                "latency over the baseline's (the variant the paper finds fastest), 'x at "
+                "equal MACs' the same with its latency scaled by baseline MACs / its MACs, "
+                "with a 95% bootstrap CI: the verdict's. holds: slower than the baseline, as "
+                "the paper says; reversed: faster; inconclusive: the CI includes 1 or the "
+                "difference is under 2%. A "
                 "guideline holds when some variant confirms it and none contradicts it. The paper's "
                 "speeds are a GTX 1080Ti's and a Snapdragon 810's, each at its own channel "
                 "counts for this scale.")
@@ -31,8 +33,8 @@ VARIANT_COLUMNS = {
     "setting": "setting", "input": "input", "macs_m": "MACs (M)",
     "macs_vs_baseline_pct": "MACs vs baseline (%)", "memory_access_mb": "memory access (MB)",
     "median_ms": "median (ms)", "ci_low_ms": "CI low (ms)", "ci_high_ms": "CI high (ms)",
-    "speed": "speed", "latency_ratio": "latency x", "ratio_ci_low": "x CI low",
-    "ratio_ci_high": "x CI high", "verdict": "verdict", "paper_gpu_speed": "paper GPU",
+    "speed": "speed", "latency_ratio": "latency x", "equal_work_ratio": "x at equal MACs",
+    "equal_work_ci_low": "CI low", "equal_work_ci_high": "CI high", "verdict": "verdict", "paper_gpu_speed": "paper GPU",
     "paper_gpu_ratio": "paper GPU x", "paper_arm_speed": "paper ARM",
     "paper_arm_ratio": "paper ARM x",
 }
@@ -105,18 +107,20 @@ def render_empirical(run: "EmpiricalRun", console: "Console") -> None:
     for r in run.results:
         table = Table(title=f"{r.guideline}: {r.title}", title_justify="left")
         for col in ("setting", "input", "MACs (M)", "vs base", "median (ms)", "95% CI (ms)",
-                    f"speed ({run.unit})", "latency x [95% CI]", "verdict",
+                    f"speed ({run.unit})", "latency x", "x at equal MACs [95% CI]", "verdict",
                     "paper GPU (batches/s)", "paper ARM (images/s)"):
             table.add_column(col, justify="left" if col in ("setting", "input", "verdict")
                              else "right")
         for row in frame[frame.guideline == r.guideline].itertuples():
-            ratio = "baseline" if row.baseline else (
-                f"{row.latency_ratio:.2f} [{row.ratio_ci_low:.2f}, {row.ratio_ci_high:.2f}]")
+            raw = "baseline" if row.baseline else f"{row.latency_ratio:.2f}"
+            fair = "" if row.baseline else (f"{row.equal_work_ratio:.2f} "
+                                            f"[{row.equal_work_ci_low:.2f}, "
+                                            f"{row.equal_work_ci_high:.2f}]")
             verdict = "" if row.baseline else f"[{colour[row.verdict]}]{row.verdict}[/]"
             table.add_row(row.setting, row.input, _number(row.macs_m, 1),
                           f"{row.macs_vs_baseline_pct:+.1f}%", _number(row.median_ms, 3),
                           f"{row.ci_low_ms:.3f}-{row.ci_high_ms:.3f}", _number(row.speed, 1),
-                          ratio, verdict, _number(row.paper_gpu_speed, 0),
+                          raw, fair, verdict, _number(row.paper_gpu_speed, 0),
                           _number(row.paper_arm_speed, 1))
         console.print(table)
     for line in run.environment.lines():

@@ -75,7 +75,7 @@ def test_tiny_run_reports_every_guideline_and_variant(tiny_run):
             assert v.latency.n >= 3 and v.speed > 0 and v.count.macs > 0
             assert v.speed_ci_low <= v.speed <= v.speed_ci_high
             assert v.paper_gpu_speed and v.paper_arm_speed
-        assert all(v.verdict in VERDICTS and v.versus_baseline for v in others)
+        assert all(v.verdict == comparison_verdict(v.equal_work) for v in others)
 
 
 def test_threads_are_restored_after_a_run():
@@ -94,6 +94,11 @@ def test_tiny_run_frames_and_exports(tiny_run):
     assert list(g1.paper_arm_speed) == [76.2, 72.9, 69.1, 57.6]
     assert list(g1.input) == ["1x32x56x56", "1x22x56x56", "1x13x56x56", "1x9x56x56"]
     assert g1.paper_arm_ratio.iloc[3] == pytest.approx(76.2 / 57.6)
+    # the verdict's ratio is at equal work: latency scaled by baseline MACs / the variant's
+    others = frame[~frame.baseline]
+    base_macs = frame[frame.baseline].set_index("guideline").macs_m[others.guideline].values
+    assert list(others.equal_work_ratio) == pytest.approx(
+        list(others.latency_ratio * base_macs / others.macs_m))
 
     payload = json.loads(empirical_text(tiny_run, "json"))
     assert payload["kind"] == "guidelines_empirical"
