@@ -299,7 +299,7 @@ def bench(
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
     """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
-    from costlab.bench.remote import bench_over_ssh, is_ssh_device, refuse_under_emulation
+    from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
     from costlab.report.latency import bench_text, render_bench
     from costlab.report.progress import progress_bar
@@ -315,7 +315,6 @@ def bench(
         _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt,
               output)
         return
-    refuse_under_emulation()
 
     fmt = _prepare_output(fmt, output)
     policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
@@ -549,6 +548,45 @@ def formulas(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) 
     frame = formula_frame()
     _emit(lambda f: frame_text(frame, f, caption(), kind="formulas"),
           lambda c: render_frame(frame, "op cost formulas", c, caption()), fmt, output)
+
+
+@app.command()
+@_guarded
+def profile(
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered name or a user model specifier"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    threads: Optional[int] = ThreadsOpt,
+    depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
+    iters: Optional[int] = typer.Option(None, "--iters",
+                                        help="profiled forwards, and as many plain ones "
+                                             "timed between them, at least (default 20)"),
+    quick: bool = typer.Option(False, "--quick",
+                               help="a short run: 3 warm-up calls, >= 20 of each, <= 5 s"),
+    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
+    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
+    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
+    batch: int = BatchOpt,
+    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+) -> None:
+    """Where the forward time goes: measured time by op category (ShuffleNet V2's Figure 2)
+    and by module, beside each one's share of FLOPs and memory access."""
+    from costlab.bench.profile import profile_model
+    from costlab.bench.timing import TimingPolicy
+    from costlab.report.profile import profile_text, render_profile
+    from costlab.report.progress import progress_bar
+
+    fmt = _prepare_output(fmt, output)
+    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
+                       kwargs_inputs)
+    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+    policy = TimingPolicy.quick() if quick else None
+    with progress_bar(f"profiling {model}", fmt == "table") as progress:
+        report = profile_model(model, options, device=device, threads=threads, iters=iters,
+                               depth=depth, policy=policy, progress=progress)
+    for warning in report.warnings():
+        typer.echo(f"warning: {warning}", err=True)
+    _emit(lambda f: profile_text(report, f), lambda c: render_profile(report, c), fmt, output)
 
 
 def main() -> None:

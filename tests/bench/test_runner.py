@@ -71,3 +71,12 @@ def test_cuda_without_cuda_is_a_usage_error():
 def test_cuda_bench():
     r = bench(BLOCK, SMALL, device="cuda", policy=TINY)
     assert r.peak_memory.method == "torch.cuda.max_memory_allocated" and r.environment.gpu
+
+
+def test_refuses_to_time_under_emulation(monkeypatch):
+    from costlab.bench import remote
+    from costlab.errors import CostlabError
+
+    monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs this")
+    with pytest.raises(CostlabError, match="refusing to report latency: qemu-aarch64"):
+        bench_models([BLOCK], SMALL, policy=TINY, memory=False)
