@@ -447,6 +447,23 @@ def build_report(cost: "ModelCost", attribution: Attribution, measured: LatencyS
 
 # --------------------------------------------------------------------------- profiling
 
+@contextlib.contextmanager
+def quiet_kineto() -> Iterator[None]:
+    """Silence kineto's two log lines per profiling session (a flood with one session per
+    forward) unless the user set KINETO_LOG_LEVEL; kineto reads it when it first starts."""
+    import os
+
+    key = "KINETO_LOG_LEVEL"
+    was_set = key in os.environ
+    if not was_set:
+        os.environ[key] = "6"  # above its highest level (USDT = 5)
+    try:
+        yield
+    finally:
+        if not was_set:
+            os.environ.pop(key, None)
+
+
 class ProfiledForward:
     """A zero-argument callable: one forward under module scopes and the profiler, its
     self times attributed at once (so no event list outlives the call)."""
@@ -491,6 +508,7 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
     from dataclasses import replace
 
     from costlab.api import analyze, prepare
+    from costlab.bench.remote import refuse_under_emulation
 
     if device not in PROFILE_DEVICES:
         raise UsageError(f"unknown device {device!r} for profile; choose from "
@@ -499,6 +517,7 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
         raise UsageError(f"--iters must be >= 1, got {iters}")
     if depth < 1:
         raise UsageError(f"--depth must be >= 1, got {depth}")
+    refuse_under_emulation()  # an emulator's time per op is not the hardware's
     policy = policy or TimingPolicy(min_iters=DEFAULT_ITERS)
     if iters is not None:
         policy = replace(policy, min_iters=iters)
@@ -510,7 +529,7 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
         cost.info.variant = prepared.variant
         cost.info.notes = list(prepared.notes or []) + cost.info.notes
         profiled = ProfiledForward(prepared, cost, device)
-        with inference_context([prepared.module]):
+        with inference_context([prepared.module]), quiet_kineto():
             run = time_interleaved([prepared, profiled], policy, device, progress)
     measured_forwards = profiled.forwards[-len(run.timings[1].samples_ns):]
     return build_report(cost, middle_mean(measured_forwards),
