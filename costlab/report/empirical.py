@@ -23,10 +23,9 @@ VERDICT_NOTE = ("Each variant is timed round-robin with the others; 'latency x' 
                 "equal MACs' the same with its latency scaled by baseline MACs / its MACs, "
                 "with a 95% bootstrap CI: the verdict's. holds: slower than the baseline, as "
                 "the paper says; reversed: faster; inconclusive: the CI includes 1 or the "
-                "difference is under 2%. A "
-                "guideline holds when some variant confirms it and none contradicts it. The paper's "
-                "speeds are a GTX 1080Ti's and a Snapdragon 810's, each at its own channel "
-                "counts for this scale.")
+                "difference is under 2%. A guideline holds when some variant confirms it and "
+                "none contradicts it. The paper's speeds are a GTX 1080Ti's and a Snapdragon "
+                "810's, each at its own channel counts for this scale.")
 PAPER_RATIO_NOTE = "'paper GPU x' and 'paper ARM x' are the latency ratio from the paper's speeds."
 
 VARIANT_COLUMNS = {
@@ -34,7 +33,8 @@ VARIANT_COLUMNS = {
     "macs_vs_baseline_pct": "MACs vs baseline (%)", "memory_access_mb": "memory access (MB)",
     "median_ms": "median (ms)", "ci_low_ms": "CI low (ms)", "ci_high_ms": "CI high (ms)",
     "speed": "speed", "latency_ratio": "latency x", "equal_work_ratio": "x at equal MACs",
-    "equal_work_ci_low": "CI low", "equal_work_ci_high": "CI high", "verdict": "verdict", "paper_gpu_speed": "paper GPU",
+    "equal_work_ci_low": "CI low", "equal_work_ci_high": "CI high", "verdict": "verdict",
+    "paper_gpu_speed": "paper GPU",
     "paper_gpu_ratio": "paper GPU x", "paper_arm_speed": "paper ARM",
     "paper_arm_ratio": "paper ARM x",
 }
