@@ -174,6 +174,11 @@ def _leaves(event: Any) -> Iterator[Any]:
         yield from _leaves(child)
 
 
+def _on_cpu(event: Any) -> bool:
+    device_type = getattr(event, "device_type", None)
+    return device_type is None or getattr(device_type, "name", "CPU") == "CPU"
+
+
 def _ordered(events: list[Any]) -> list[Any]:
     return sorted(events, key=lambda e: e.time_range.start)
 
@@ -287,8 +292,10 @@ def attribute_events(events: list[Any], cost: "ModelCost", scopes: dict[str, str
             return float(e.self_cpu_time_total)
     attributor = _Attributor(cost, scopes, self_time)
     root = SCOPE_PREFIX + ROOT
+    # on CUDA a scope also shows as an annotation on the GPU's timeline: not a forward
     return [attributor.forward(event) for event in
-            _ordered([e for e in events if e.name == root and e.cpu_parent is None])]
+            _ordered([e for e in events if e.name == root and e.cpu_parent is None
+                      and _on_cpu(e)])]
 
 
 # ------------------------------------------------------------------------------ report
