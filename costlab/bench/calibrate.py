@@ -69,13 +69,13 @@ class Calibration:
         plan = "quick" if self.quick else "full"
         source = (
             f"measured by costlab calibrate ({plan}) on {self.date}, torch {self.torch_version}, "
-            f"{self.threads} threads: median of {self.samples['matmul']} fp32 matmuls "
+            f"{_threads(self.threads)}: median of {self.samples['matmul']} fp32 matmuls "
             f"{self.matmul_n}x{self.matmul_n} (2n^3 FLOPs); median of {self.samples['copy']} "
             f"copies of {self.copy_bytes / 1e6:.0f} MB (bytes read + written); median of "
             f"{self.samples['tiny']} batches of {TINY_BATCH} adds of 1-element tensors "
             "(overhead). Achieved, not peak: fp16/bf16 not measured.")
         return HardwareProfile(
-            name=name, description=f"this machine: {self.machine}, {self.threads} torch threads",
+            name=name, description=f"this machine: {self.machine}, torch {_threads(self.threads)}",
             kind="cpu", peak_gflops={"float32": round(self.gflops, 3)},
             bandwidth_gbs=round(self.bandwidth_gbs, 3), overhead_s=self.overhead_s,
             source=source, measured={
@@ -85,6 +85,10 @@ class Calibration:
                 "tiny_op_median_s": self.tiny_op_median_s, "samples": dict(self.samples),
                 "torch": self.torch_version, "date": self.date, "quick": self.quick,
                 "environment": dict(self.environment)})
+
+
+def _threads(count: int) -> str:
+    return f"{count} thread" + ("" if count == 1 else "s")
 
 
 def _median_s(samples_ns: list[int]) -> float:
