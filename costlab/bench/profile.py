@@ -531,6 +531,7 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
 
     with torch_threads(threads) as used_threads:
         prepared = prepare(model, device=device, **(options or {}))
+        device = prepared.device  # an nn.Module runs where its parameters live
         cost = analyze(prepared.module, inputs=prepared.args, input_kwargs=prepared.kwargs,
                        name=prepared.name)
         cost.info.variant = prepared.variant
