@@ -383,6 +383,25 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[st
     _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), fmt, output)
 
 
+def _measured_g4(model, result, width, knob, resolution, input_shape, batch, kwargs,
+                 kwargs_inputs, threads, quick, fmt):
+    from costlab.analysis.guidelines import with_measured_g4
+    from costlab.bench.profile import DEPTHWISE, ELEMENTWISE, profile_model
+    from costlab.report.progress import progress_bar
+
+    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
+                       kwargs_inputs)
+    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+    with progress_bar(f"profiling {model}", fmt == "table") as progress:
+        report = profile_model(model, options, threads=threads, progress=progress,
+                               policy=_policy(quick, None, None, None, None, None))
+    share = {row.name: row.time_share for row in report.categories}
+    return with_measured_g4(result, share.get(ELEMENTWISE, 0.0), share.get(DEPTHWISE, 0.0),
+                            f"{report.device}, {report.threads} "
+                            f"thread{'s' if report.threads != 1 else ''}, "
+                            f"median forward {report.measured.median_ms:.2f} ms")
+
+
 @app.command()
 @_guarded
 def guidelines(
@@ -398,6 +417,10 @@ def guidelines(
     quick: bool = typer.Option(False, "--quick", help="--empirical: a short timing run"),
     scale: int = typer.Option(1, "--scale",
                               help="--empirical: width step of the paper's tables, 1, 2 or 4"),
+    latency: bool = typer.Option(False, "--latency",
+                                 help="G4: also measure element-wise ops' share of the forward "
+                                      "time on the CPU (costlab profile)"),
+    threads: Optional[int] = ThreadsOpt,
     width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
@@ -427,6 +450,9 @@ def guidelines(
     cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch, dtype,
                                           device, kwargs, kwargs_inputs))
     result = audit(cost)
+    if latency:
+        result = _measured_g4(model, result, width, knob, resolution, input_shape, batch,
+                              kwargs, kwargs_inputs, threads, quick, fmt)
     _emit(lambda f: guidelines_text(result, f, top or None, detail),
           lambda c: render_guidelines(result, c, top or None), fmt, output)
 
@@ -533,6 +559,47 @@ def calibrate(
     write_atomic(output, profile.to_json())
     render_profile(profile, Console(width=None if sys.stdout.isatty() else 200))
     typer.echo(f"saved to {output}; use it with: costlab estimate MODEL --hardware {output}")
+
+
+@app.command()
+@_guarded
+def report(
+    names: Optional[List[str]] = typer.Argument(None, metavar="[NAME]...",
+                                                help="reports to make (see --all)"),
+    all_reports: bool = typer.Option(False, "--all", help="make every report"),
+    out_dir: str = typer.Option("reports", "--out-dir", help="where NAME.md and NAME.csv go"),
+    latency: bool = typer.Option(True, "--latency/--no-latency",
+                                 help="measure CPU latency where a report has it"),
+    quick: bool = typer.Option(False, "--quick", help="short timing runs"),
+    threads: Optional[int] = ThreadsOpt,
+) -> None:
+    """Regenerate the papers' tables (Markdown and CSV): MobileNet V1 vs V2, ShuffleNet V2's
+    Table 8, MobileNet V1's grid, MobileNetV2's memory table, Inception v3's factorizations,
+    the G1-G4 audit of the zoo."""
+    from pathlib import Path
+
+    from costlab.errors import UsageError
+    from costlab.report.export import check_writable
+    from costlab.report.paper_context import ReportContext
+    from costlab.report.papers import REPORTS, check_names, write_report
+
+    if all_reports == bool(names):
+        raise UsageError("name the reports to make, or give --all; reports: "
+                         + ", ".join(REPORTS))
+    chosen = list(REPORTS) if all_reports else check_names(names)
+    if not Path(out_dir).is_dir():
+        raise UsageError(f"--out-dir {out_dir}: no such directory")
+    for name in chosen:  # before any work
+        check_writable(str(Path(out_dir) / f"{name}.md"))
+        check_writable(str(Path(out_dir) / f"{name}.csv"))
+    command = "costlab report " + ("--all" if all_reports else " ".join(chosen)) \
+        + ("" if latency else " --no-latency") + (" --quick" if quick else "")
+    context = ReportContext(latency=latency, quick=quick, threads=threads, command=command,
+                            say=lambda message: typer.echo(message + "...", err=True))
+    for name in chosen:
+        context.say(f"building {name}")
+        paths = write_report(REPORTS[name](context), context, out_dir)
+        typer.echo("wrote " + " and ".join(str(p) for p in paths), err=True)
 
 
 @app.command()

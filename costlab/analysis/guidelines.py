@@ -420,6 +420,24 @@ def audit_g4(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
                            explanation, "elementwise_per_conv_byte", metrics, rows)
 
 
+def with_measured_time(result: GuidelineResult, elementwise_share: float,
+                       depthwise_share: float, source: str) -> GuidelineResult:
+    """G4 with the measured share of forward time spent in element-wise ops (and depthwise
+    convs, which the paper counts with them) beside the static shares. The verdict stays the
+    static one: time depends on the machine, the bytes do not. ``source`` says where the
+    time was measured (e.g. "cpu, 2 threads")."""
+    from dataclasses import replace
+
+    measured = elementwise_share + depthwise_share
+    metrics = {**result.metrics, "share_time": measured,
+               "share_time_elementwise": elementwise_share,
+               "share_time_depthwise": depthwise_share}
+    explanation = (f"{result.explanation}; measured ({source}): {_pct(measured)} of the "
+                   f"forward time ({_pct(elementwise_share)} element-wise, "
+                   f"{_pct(depthwise_share)} depthwise)")
+    return replace(result, metrics=metrics, explanation=explanation)
+
+
 # ------------------------------------------------------------------------- audit
 
 def audit(cost: ModelCost, thresholds: Thresholds = THRESHOLDS) -> GuidelineAudit:
@@ -428,6 +446,16 @@ def audit(cost: ModelCost, thresholds: Thresholds = THRESHOLDS) -> GuidelineAudi
     return GuidelineAudit(cost.name, results, thresholds)
 
 
+def with_measured_g4(audit_result: GuidelineAudit, elementwise_share: float,
+                     depthwise_share: float, source: str) -> GuidelineAudit:
+    """The audit with G4's measured time shares added (see ``with_measured_time``)."""
+    from dataclasses import replace
+
+    results = [with_measured_time(r, elementwise_share, depthwise_share, source)
+               if r.guideline == "G4" else r for r in audit_result.results]
+    return replace(audit_result, results=results)
+
+
 __all__ = ["THRESHOLDS", "ConvGeometry", "GuidelineAudit", "GuidelineResult", "Thresholds",
            "audit", "audit_g1", "audit_g2", "audit_g3", "audit_g4", "block_rows",
-           "folded_norms"]
+           "folded_norms", "with_measured_g4", "with_measured_time"]

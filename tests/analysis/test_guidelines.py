@@ -197,3 +197,18 @@ def test_frames():
     assert len(offenders) == sum(len(r.offenders) for r in result.results)
     first = offenders[offenders["guideline"] == "G1"].iloc[0]
     assert (first["rank"], first["module"]) == (1, "features.2.conv.expand.conv")
+
+
+def test_measured_time_is_added_to_g4_only_and_keeps_the_verdict():
+    from costlab.analysis.guidelines import with_measured_g4
+
+    base = audit(costlab.analyze("mobilenet_v2"))
+    measured = with_measured_g4(base, 0.25, 0.30, "cpu, 1 thread")
+    g4 = measured["G4"]
+    assert g4.metrics["share_time"] == 0.55
+    assert (g4.metrics["share_time_elementwise"], g4.metrics["share_time_depthwise"]) == (0.25, 0.30)
+    assert g4.verdict == base["G4"].verdict
+    assert g4.explanation.endswith("measured (cpu, 1 thread): 55.0% of the forward time "
+                                   "(25.0% element-wise, 30.0% depthwise)")
+    assert [r.metrics for r in measured.results[:3]] == [r.metrics for r in base.results[:3]]
+    assert "share_time" not in base["G4"].metrics  # the original is untouched

@@ -59,3 +59,13 @@ def test_compare_latency_adds_ratio_and_verdict():
     assert rows[1]["latency_verdict"] in ("faster", "slower", "indistinguishable")
     assert data["latency_order"][:2] == ["block:conv3x3", "block:conv3x3"]
     assert any("the latency of block:conv3x3" in s for s in data["summary"])
+
+
+def test_guidelines_latency_adds_measured_g4_share():
+    data = json.loads(ok("guidelines", "block:depthwise_separable", "--latency", "--quick",
+                         "--threads", "1", "-f", "json"))
+    g4 = [g for g in data["guidelines"] if g["guideline"] == "G4"][0]
+    shares = g4["metrics"]
+    assert 0 < shares["share_time"] <= 1
+    assert shares["share_time"] == shares["share_time_elementwise"] + shares["share_time_depthwise"]
+    assert "measured (cpu, 1 thread" in g4["explanation"]
