@@ -64,7 +64,7 @@ def test_compare_latency_adds_ratio_and_verdict():
 def test_guidelines_latency_adds_measured_g4_share():
     data = json.loads(ok("guidelines", "block:depthwise_separable", "--latency", "--quick",
                          "--threads", "1", "-f", "json"))
-    g4 = [g for g in data["guidelines"] if g["guideline"] == "G4"][0]
+    g4 = [g for g in data["results"] if g["guideline"] == "G4"][0]
     shares = g4["metrics"]
     assert 0 < shares["share_time"] <= 1
     assert shares["share_time"] == shares["share_time_elementwise"] + shares["share_time_depthwise"]
