@@ -296,36 +296,37 @@ def bench(
     resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
     kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
     batch: int = BatchOpt,
+    plot: Optional[str] = PlotOpt,
     fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
 ) -> None:
     """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
+    _check_plot(plot)
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
     from costlab.report.latency import bench_text, render_bench
     from costlab.report.progress import progress_bar
 
+    fmt = _prepare_output(fmt, output)
     if is_ssh_device(device):  # the board runs this command and sends back its JSON
-        fmt = _prepare_output(fmt, output)
         report = bench_over_ssh(device, model, dict(
             threads=threads, dtype=dtype, channels_last=channels_last, warmup=warmup,
             warmup_time=warmup_time, iters=iters, min_time=min_time, max_time=max_time,
             quick=quick, memory=memory, width=width, knob=knob, resolution=resolution,
             input_shape=input_shape, kwargs=kwargs, kwargs_inputs=kwargs_inputs,
             batch=batch), remote_command=remote_costlab)
-        _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt,
-              output)
-        return
-
-    fmt = _prepare_output(fmt, output)
-    policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
-    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
-                       kwargs_inputs)
-    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
-    with progress_bar(f"timing {model}", fmt == "table") as progress:
-        report = run_bench(model, options, device=device, dtype=dtype,
-                           channels_last=channels_last, threads=threads, policy=policy,
-                           memory=memory, progress=progress)
+    else:
+        policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
+        options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
+                           kwargs_inputs)
+        options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+        with progress_bar(f"timing {model}", fmt == "table") as progress:
+            report = run_bench(model, options, device=device, dtype=dtype,
+                               channels_last=channels_last, threads=threads, policy=policy,
+                               memory=memory, progress=progress)
     _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt, output)
+    from costlab.report.figures import bench_figure
+
+    _draw_plot(plot, bench_figure, [report])
 
 
 @app.command()
@@ -363,9 +364,10 @@ def compare(
                                     **options)
     _emit(lambda f: comparison_text(comparison, f),
           lambda c: render_comparison(comparison, c), fmt, output)
-    from costlab.report.figures import comparison_figure
+    from costlab.report.figures import comparison_figure, latency_comparison_figure
 
-    _draw_plot(plot, comparison_figure, comparison)
+    # with measured latency the telling picture is latency against MACs
+    _draw_plot(plot, latency_comparison_figure if latency else comparison_figure, comparison)
 
 
 def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[str],

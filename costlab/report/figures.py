@@ -52,6 +52,37 @@ def comparison_figure(comparison: "ModelComparison", path: str) -> "pd.DataFrame
                                        title=f"{names}: published top-1 vs MACs")
 
 
+def latency_frame(comparison: "ModelComparison") -> "pd.DataFrame":
+    """Computed MACs beside measured latency (median and its CI) for each compared model."""
+    import pandas as pd
+
+    rows = [{"model": _label(cost), "macs_m": cost.total.macs / 1e6,
+             "latency_ms": r.stats.median_ms, "latency_low_ms": r.stats.ci_low_ms,
+             "latency_high_ms": r.stats.ci_high_ms}
+            for cost, r in zip(comparison.costs, comparison.latency.reports)]
+    return pd.DataFrame(rows)
+
+
+def latency_comparison_figure(comparison: "ModelComparison", path: str) -> "pd.DataFrame":
+    """Measured latency against MACs: the picture that shows FLOPs are not speed."""
+    names = " vs ".join(c.name for c in comparison.costs)
+    return plots.plot_latency_vs_macs(latency_frame(comparison), path,
+                                      title=f"{names}: measured latency vs MACs")
+
+
+def samples_frame(reports) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame([{"model": r.model, "call": i, "ms": ms}
+                         for r in reports for i, ms in enumerate(r.samples_ms)])
+
+
+def bench_figure(reports, path: str) -> "pd.DataFrame":
+    """Every timed call of a benchmark, in order and as a histogram."""
+    names = ", ".join(r.model for r in reports)
+    return plots.plot_samples(samples_frame(reports), path, title=f"{names}: latency per call")
+
+
 def sweep_figure(result: "SweepResult", path: str) -> "pd.DataFrame":
     """MACs against the first swept axis, a line per setting of the others."""
     return plots.plot_sweep(result.to_dataframe(), result.axes, path,

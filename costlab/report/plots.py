@@ -162,6 +162,27 @@ def plot_latency_vs_macs(frame: "pd.DataFrame", path: str,
     return data
 
 
+def plot_samples(frame: "pd.DataFrame", path: str, title: str = "Latency samples") \
+        -> "pd.DataFrame":
+    """Each timed call in order (left: drift, outliers) and their histogram (right).
+
+    ``frame`` has ``model``, ``call`` (the sample's position) and ``ms``.
+    """
+    plt = _pyplot()
+    figure, (timeline, histogram) = plt.subplots(1, 2, figsize=(10, 4.5),
+                                                 gridspec_kw={"width_ratios": [2, 1]})
+    for model, rows in frame.groupby("model", sort=False):
+        timeline.plot(rows["call"], rows["ms"], marker=".", linewidth=0.6, label=model)
+        histogram.hist(rows["ms"], bins=min(40, max(5, len(rows) // 3)), alpha=0.6,
+                       label=model)
+    timeline.set(xlabel="timed call", ylabel="latency (ms)", title=title)
+    histogram.set(xlabel="latency (ms)", ylabel="calls")
+    timeline.grid(True, alpha=0.3)
+    timeline.legend(fontsize=7)
+    save_figure(figure, path)
+    return frame
+
+
 def plot_layer_costs(frame: "pd.DataFrame", path: str, title: str = "Cost per layer") \
         -> "pd.DataFrame":
     """Two bar charts over the ops in execution order: MACs and memory-access bytes.

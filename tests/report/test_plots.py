@@ -132,3 +132,36 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     with pytest.raises(CostlabError, match=r"pip install 'costlab\[plot\]'"):
         plots.check_plot_path("figure.png")
+
+
+def test_bench_and_compare_latency_plots(tmp_path):
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    tiny = ["--min-time", "0", "--quick", "-i", "1,8,12,12"]
+    path = tmp_path / "samples.png"
+    result = CliRunner().invoke(app, ["bench", "block:conv3x3", *tiny, "--no-memory",
+                                      "--plot", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert_image(path)
+    path = tmp_path / "latency.svg"
+    result = CliRunner().invoke(app, ["compare", "block:conv3x3", "block:conv5x5", "--latency",
+                                      *tiny, "--plot", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert path.read_text().startswith("<?xml") and "block:conv5x5" in path.read_text()
+
+
+def test_latency_frame_pairs_macs_with_measured_medians():
+    from costlab.bench.runner import bench_models
+    from costlab.bench.timing import TimingPolicy
+
+    comparison = compare(["block:conv3x3", "block:conv5x5"], input_shape="1,8,12,12")
+    comparison.latency = bench_models(["block:conv3x3", "block:conv5x5"],
+                                      {"input_shape": "1,8,12,12"}, memory=False,
+                                      policy=TimingPolicy(0, 0, 5, 0, 30))
+    frame = figures.latency_frame(comparison)
+    assert list(frame["macs_m"]) == [c.total.macs / 1e6 for c in comparison.costs]
+    assert list(frame["latency_ms"]) == [r.stats.median_ms for r in comparison.latency.reports]
+    samples = figures.samples_frame(comparison.latency.reports)
+    assert len(samples) == 10 and list(samples["call"][:5]) == [0, 1, 2, 3, 4]
