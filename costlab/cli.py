@@ -553,7 +553,9 @@ def calibrate(
 
     if output:
         check_writable(output)
-    progress = (lambda step: typer.echo(f"measuring {step}...", err=True))
+    def progress(step: str) -> None:
+        typer.echo(f"measuring {step}...", err=True)
+
     profile = run_calibration(quick, progress).to_profile(name)
     if not output:
         sys.stdout.write(profile.to_json())

@@ -8,7 +8,6 @@ timed round-robin with the others (``timing.time_interleaved``), summarized
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -180,7 +179,3 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
 def bench(model: Any, options: dict[str, Any] | None = None, **kwargs: Any) -> BenchReport:
     """One model's latency report (``bench_models`` with one model)."""
     return bench_models([model], options, **kwargs).reports[0]
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start
