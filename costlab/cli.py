@@ -597,7 +597,8 @@ def report(
         check_writable(str(Path(out_dir) / f"{name}.md"))
         check_writable(str(Path(out_dir) / f"{name}.csv"))
     command = "costlab report " + ("--all" if all_reports else " ".join(chosen)) \
-        + ("" if latency else " --no-latency") + (" --quick" if quick else "")
+        + ("" if latency else " --no-latency") + (" --quick" if quick else "") \
+        + (f" --threads {threads}" if threads else "")
     context = ReportContext(latency=latency, quick=quick, threads=threads, command=command,
                             say=lambda message: typer.echo(message + "...", err=True))
     for name in chosen:
