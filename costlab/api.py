@@ -120,7 +120,10 @@ def _registered_target(spec, knobs, specs, batch, resolution, device) -> _Target
     resolved = spec.resolve_knobs(knobs)
     shape = specs[0][0] if specs else spec.input_for(batch, resolution, resolved)
     _check_shape(shape)
-    with torch.device(device):
+    from costlab.analysis.meta_kernels import meta_construction
+
+    # on meta: no weight initialization, and shape-arithmetic kernels for buffer math
+    with meta_construction() if device == "meta" else torch.device(device):
         module = spec.build(input_shape=shape, **resolved)
     variant = ",".join(f"{k.name}={resolved[k.name]}" for k in spec.knobs
                        if resolved[k.name] != k.default)

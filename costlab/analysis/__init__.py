@@ -14,19 +14,21 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     import torch
 
     from costlab.analysis.aggregate import totals
-    from costlab.analysis.params import count_buffers, count_params, module_tree
+    from costlab.analysis.params import index_modules
     from costlab.analysis.tracer import trace
 
-    state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype)
+    index = index_modules(model)  # one walk: paths, params, buffers, the module tree
+    state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype, index=index)
     uncounted = state.uncounted_ops()
-    total = totals(state.records, params=count_params(model), buffers=count_buffers(model),
+    total = totals(state.records, params=sum(p.numel() for p in index.params),
+                   buffers=sum(b.numel() for b in index.buffers),
                    peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
     info = ModelInfo(name, dict(knobs), shapes, device,
                      str(storage_dtype).replace("torch.", "") if storage_dtype else None,
                      reference, variant)
-    return ModelCost(info, state.records, total, uncounted, module_tree(model),
+    return ModelCost(info, state.records, total, uncounted, index.tree(),
                      state.known_zero_calls)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
 from torch import nn
 
 
@@ -16,4 +19,63 @@ def count_buffers(model: nn.Module) -> int:
 
 def module_tree(model: nn.Module) -> dict[str, tuple[str, int]]:
     """path -> (module type, unique parameter elements in it and its children)."""
-    return {path: (type(m).__name__, count_params(m)) for path, m in model.named_modules()}
+    return index_modules(model).tree()
+
+
+def _ancestors(path: str) -> list[str]:
+    """``a.b.c`` -> ["", "a", "a.b", "a.b.c"]: the module and every module above it."""
+    if not path:
+        return [""]
+    parts = path.split(".")
+    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@dataclass
+class ModuleIndex:
+    """One walk over a model: each module's path, and its unique parameters and buffers.
+
+    Counting each module's parameters with ``module.parameters()`` walks every subtree
+    again (modules x depth); here each parameter is visited once and credited to the
+    modules above each place it is registered, so shared weights count once per module.
+    """
+
+    paths: dict[nn.Module, str]  # each module's first path, in named_modules order
+    params: list[torch.Tensor]  # unique, in definition order
+    buffers: list[torch.Tensor]
+    _owners: dict[int, tuple[torch.Tensor, list[str]]]  # id -> (param, registering paths)
+
+    def tree(self) -> dict[str, tuple[str, int]]:
+        """path -> (module type, unique parameter elements in it and its children)."""
+        counts = dict.fromkeys(self.paths.values(), 0)
+        for param, owners in self._owners.values():
+            above: set[str] = set()
+            for owner in owners:
+                above.update(_ancestors(owner))
+            n = param.numel()
+            for path in above:
+                if path in counts:
+                    counts[path] += n
+        return {path: (type(module).__name__, counts[path])
+                for module, path in self.paths.items()}
+
+
+def index_modules(model: nn.Module) -> ModuleIndex:
+    paths: dict[nn.Module, str] = {}
+    owners: dict[int, tuple[torch.Tensor, list[str]]] = {}
+    buffers: dict[int, torch.Tensor] = {}
+    # every path, shared modules included, so a shared weight is credited under each
+    for path, module in model.named_modules(remove_duplicate=False):
+        paths.setdefault(module, path)
+        for p in module.parameters(recurse=False):
+            entry = owners.get(id(p))
+            if entry is None:
+                owners[id(p)] = (p, [path])
+            else:
+                entry[1].append(path)
+        for b in module.buffers(recurse=False):
+            buffers.setdefault(id(b), b)
+    params = [p for p, _ in owners.values()]
+    return ModuleIndex(paths, params, list(buffers.values()), owners)
+
+
+__all__ = ["ModuleIndex", "count_buffers", "count_params", "index_modules", "module_tree"]

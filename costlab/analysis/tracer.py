@@ -11,6 +11,9 @@ Three context managers work together, all installed and removed around one forwa
 
 Memory-access bytes are measured here from the tensors each op reads and writes; peak
 activation memory from each activation storage's first write and last read.
+
+On meta, ops with a shape-arithmetic kernel (meta_kernels.py) get their outputs from it
+instead of torch's meta functions, many of which are slow Python decompositions.
 """
 
 from __future__ import annotations
@@ -20,16 +23,25 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from costlab.analysis import formulas
+from costlab.analysis import formulas, meta_kernels
+from costlab.analysis.params import ModuleIndex, index_modules
 from costlab.analysis.records import OpRecord, UncountedOp
 from costlab.errors import ForwardError
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
 _SDPA_ENTRY = formulas.lookup(torch.ops.aten.scaled_dot_product_attention)
+
+
+# name, formula, known zero, shape-arithmetic meta kernel: looked up once per op overload
+OpInfo = tuple[str, "formulas.FormulaEntry | None", bool, "meta_kernels.MetaKernel | None"]
 
 
 def _storage_key(t: torch.Tensor) -> int:
@@ -59,18 +71,22 @@ def _iter_outputs(out: Any) -> Iterator[torch.Tensor]:
 class TraceState:
     """Everything one trace accumulates. Lives only as long as one ``trace`` call."""
 
-    def __init__(self, model: nn.Module, storage_dtype: torch.dtype | None):
+    def __init__(self, model: nn.Module, storage_dtype: torch.dtype | None,
+                 on_meta: bool = False, index: ModuleIndex | None = None):
+        self.index = index or index_modules(model)
+        self.on_meta = on_meta  # outputs of known ops come from meta_kernels
         self.records: list[OpRecord] = []
         self.uncounted: dict[str, tuple[int, dict[str, None]]] = {}
         self.known_zero_calls = 0
         self.stack: list[str] = []
         self.suppress = 0  # >0 while inside an op already recorded at function level
-        self.module_types: dict[str, str] = {}
+        self.module_types: dict[str, str] = {
+            path: type(module).__name__ for module, path in self.index.paths.items()}
         # storage key -> parameter elements (0 for buffers): weights, not activations
         self.weights: dict[int, int] = {}
-        for p in model.parameters():
+        for p in self.index.params:
             self.weights[_storage_key(p)] = p.numel()
-        for b in model.buffers():
+        for b in self.index.buffers:
             self.weights.setdefault(_storage_key(b), 0)
         self.params_seen: set[int] = set()
         # storage key -> [bytes, first op index, last op index] of activation storages
@@ -80,7 +96,7 @@ class TraceState:
         self.keep_alive: list[torch.Tensor] = []  # so storage keys are never reused
         self._itemsize: dict[torch.dtype, int] = {}
         self._storage_dtype = storage_dtype
-        self._ops: dict[Any, tuple[str, formulas.FormulaEntry | None, bool]] = {}
+        self._ops: dict[Any, OpInfo] = {}
 
     # -- helpers --------------------------------------------------------------------
     def itemsize(self, dtype: torch.dtype) -> int:
@@ -92,11 +108,12 @@ class TraceState:
             self._itemsize[dtype] = size
         return size
 
-    def op_info(self, func: Any) -> tuple[str, formulas.FormulaEntry | None, bool]:
+    def op_info(self, func: Any) -> "OpInfo":
         info = self._ops.get(func)
         if info is None:
             packet = func.overloadpacket
-            info = (packet.__name__, formulas.lookup(packet), packet in formulas.KNOWN_ZERO)
+            info = (packet.__name__, formulas.lookup(packet), packet in formulas.KNOWN_ZERO,
+                    meta_kernels.meta_kernel(func) if self.on_meta else None)
             self._ops[func] = info
         return info
 
@@ -198,11 +215,13 @@ class _CostMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         state = self.state
+        name, entry, zero, kernel = state.op_info(func)
+        out = kernel(args, kwargs) if kernel is not None else None
+        if out is None:
+            out = func(*args, **kwargs)
         if state.suppress:
             return out
-        name, entry, zero = state.op_info(func)
         if zero:
             state.known_zero_calls += 1
         else:
@@ -222,37 +241,43 @@ class _AttentionMode(TorchFunctionMode):
         state = self.state
         if state.suppress:
             return func(*args, **kwargs)
-        state.suppress += 1
-        try:
-            out = func(*args, **kwargs)
-        finally:
-            state.suppress -= 1
+        out = None
+        if state.on_meta and len(args) >= 3:
+            enable_gqa = args[7] if len(args) > 7 else kwargs.get("enable_gqa", False)
+            out = meta_kernels.attention_output(*args[:3], enable_gqa)
+        if out is None:
+            state.suppress += 1
+            try:
+                out = func(*args, **kwargs)
+            finally:
+                state.suppress -= 1
         state.record("scaled_dot_product_attention", _SDPA_ENTRY, args, kwargs, out)
         return out
 
 
 @contextmanager
 def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
-    """Push each module's path on entry and pop it on exit, for the duration of a trace."""
-    handles = []
+    """Push each module's path on entry and pop it on exit, for the duration of a trace.
+
+    Two process-wide module hooks, installed for the trace and removed after it, instead of
+    two per module: setting up costs the same for a 1,000-layer model as for a small one.
+    Modules outside ``model`` (not in the index) are ignored.
+    """
+    paths = state.index.paths
     stack = state.stack
 
-    def make_hooks(path: str):
-        def pre(module, args):
+    def pre(module, args):
+        path = paths.get(module)
+        if path is not None:
             stack.append(path)
 
-        def post(module, args, output):
-            if stack and stack[-1] == path:
-                stack.pop()
+    def post(module, args, output):
+        path = paths.get(module)
+        if path is not None and stack and stack[-1] == path:
+            stack.pop()
 
-        return pre, post
-
+    handles = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
     try:
-        for path, module in model.named_modules():
-            state.module_types[path] = type(module).__name__
-            pre, post = make_hooks(path)
-            handles.append(module.register_forward_pre_hook(pre))
-            handles.append(module.register_forward_hook(post))
         yield
     finally:
         for h in handles:
@@ -265,12 +290,18 @@ def _describe_inputs(inputs: tuple) -> str:
 
 
 def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
-          storage_dtype: torch.dtype | None = None) -> tuple[TraceState, Any]:
-    """Run ``model(*inputs, **input_kwargs)`` once under the tracer; return the state and output."""
-    state = TraceState(model, storage_dtype)
-    for t in tree_leaves((inputs, input_kwargs or {})):
-        if isinstance(t, torch.Tensor):
-            state.add_activation(t, 0)
+          storage_dtype: torch.dtype | None = None,
+          index: ModuleIndex | None = None) -> tuple[TraceState, Any]:
+    """Run ``model(*inputs, **input_kwargs)`` once under the tracer; return the state and output.
+
+    ``index`` is ``index_modules(model)`` when the caller has it already."""
+    leaves = tree_leaves((inputs, input_kwargs or {}))
+    tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
+    index = index or index_modules(model)
+    on_meta = any(t.is_meta for t in tensors) or any(p.is_meta for p in index.params[:1])
+    state = TraceState(model, storage_dtype, on_meta, index)
+    for t in tensors:
+        state.add_activation(t, 0)
     try:
         with torch.no_grad(), module_scope(model, state), _AttentionMode(state), \
                 _CostMode(state):
