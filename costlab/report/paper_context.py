@@ -152,7 +152,8 @@ class ReportContext:
                  "Machine: " + "; ".join(env.lines()) + f"; load average {load} at the start.",
                  ""]
         if report.timed:
-            lines += [f"Latency: measured on this CPU with {self.policy_text()}.", ""]
+            lines += [f"Latency: measured on this CPU with {self.policy_text()}, "
+                      f"{env.threads} torch thread{'s' if env.threads != 1 else ''}.", ""]
         elif self.latency:
             lines += ["Latency: none in this report (static counts only).", ""]
         else:
@@ -224,9 +225,9 @@ def noisy_note(frame: "pd.DataFrame", labels: Sequence[str]) -> list[str]:
              in zip(labels, frame["latency_iqr_over_median"]) if spread > NOISY_IQR_OVER_MEDIAN]
     if not noisy:
         return []
-    return [f"Noisy timings (IQR over {NOISY_IQR_OVER_MEDIAN:.0%} of the median; other "
-            "programs were running): " + ", ".join(noisy) + ". Their CIs are wide; "
-            "read their ratios with care.", ""]
+    return [f"Noisy timings (interquartile range over {NOISY_IQR_OVER_MEDIAN:.0%} of the "
+            "median, as when other programs share the CPU): " + ", ".join(noisy)
+            + ". The medians' confidence intervals above include that noise.", ""]
 
 
 def latency_text(row: dict[str, Any] | Any) -> str:

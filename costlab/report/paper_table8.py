@@ -151,7 +151,7 @@ def shufflenet_v2_table8(context: ReportContext) -> PaperReport:
             "paper MFLOPs": "" if pd.isna(r.paper_mflops) else f"{r.paper_mflops:g}",
             "memory access (MB)": f"{r.memory_access_mb:,.1f}",
             "params (M)": f"{r.params_m:.2f}",
-            "top-1 err. (%)": "" if pd.isna(r.top1_error) else f"{r.top1_error:g}",
+            "top-1 err. (%)": "" if pd.isna(r.top1_error) else f"{r.top1_error:.1f}",
             "paper GPU": "" if pd.isna(r.paper_gpu_batches_per_s)
             else f"{r.paper_gpu_batches_per_s:g}",
             "paper ARM": "" if pd.isna(r.paper_arm_images_per_s)
