@@ -3,8 +3,8 @@
 set -euo pipefail
 # reports/torchvision_check.md needs torchvision: python benchmarks/torchvision_check.py > reports/torchvision_check.md
 cd "$(dirname "$0")"
-costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.md
-costlab compare mobilenet_v1 mobilenet_v2 -o mobilenet_v1_vs_v2.csv
+# the papers' tables (NAME.md and NAME.csv), CPU latency included: a few minutes
+costlab report --all --out-dir .
 costlab analyze mobilenet_v2 --depth 2 --no-layers -o mobilenet_v2_modules.md
 costlab formulas -o formulas.md
 for model in shufflenet_v1 shufflenet_v2 mobilenet_v2 nasnet_a_mobile; do

@@ -40,14 +40,13 @@ def test_readme_example_numbers_are_current():
 
 
 @pytest.mark.parametrize("name,args", [
-    ("mobilenet_v1_vs_v2.md", ["compare", "mobilenet_v1", "mobilenet_v2"]),
-    ("mobilenet_v1_vs_v2.csv", ["compare", "mobilenet_v1", "mobilenet_v2"]),
     ("mobilenet_v2_modules.md", ["analyze", "mobilenet_v2", "--depth", "2", "--no-layers"]),
     ("formulas.md", ["formulas"]),
     *[(f"guidelines_{m}.md", ["guidelines", m, "--top", "5"])
       for m in ("shufflenet_v1", "shufflenet_v2", "mobilenet_v2", "nasnet_a_mobile")],
 ])
 def test_checked_in_reports_are_not_stale(name, args, tmp_path):
+    # the paper reports (costlab report --all) are checked in tests/report/test_papers.py
     fresh = tmp_path / name
     result = CliRunner().invoke(app, [*args, "-o", str(fresh)])
     assert result.exit_code == 0, result.stderr
