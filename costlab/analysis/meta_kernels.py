@@ -98,6 +98,10 @@ def _is_meta_float(t: Any) -> bool:
     return isinstance(t, Tensor) and t.is_meta and t.dtype.is_floating_point
 
 
+def _arg(args, kwargs, index: int, name: str, default: Any) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
 def _broadcast(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
     if len(a) < len(b):
         a, b = b, a
@@ -193,13 +197,29 @@ def _stat_dtype(x: Tensor) -> torch.dtype:
     return torch.float32 if x.dtype in _HALF else x.dtype
 
 
-def _batch_norm(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
+def _batch_norm_outputs(args, training: bool) -> tuple[Tensor, Tensor, Tensor] | None:
+    """(input, weight, bias, running_mean, running_var, ...): output, saved mean, saved
+    inverse std (per channel, also in eval on meta)."""
     x = args[0]
     if not _is_meta_float(x) or x.dim() < 2 or not is_row_major(x):
         return None
     channels = (x.shape[1],)
+    if any(t is not None and tuple(t.shape) != channels for t in args[1:5]):
+        return None  # per-channel tensors of the wrong size: torch raises
+    if not training and (args[3] is None or args[4] is None):
+        return None  # eval needs running statistics: torch raises
     stat = _stat_dtype(x)
     return _empty(x.shape, x), _empty(channels, x, stat), _empty(channels, x, stat)
+
+
+def _batch_norm(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
+    """native_batch_norm / _native_batch_norm_legit (..., training, momentum, eps)."""
+    return _batch_norm_outputs(args, bool(_arg(args, kwargs, 5, "training", False)))
+
+
+def _batch_norm_eval(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
+    """_native_batch_norm_legit_no_training (..., momentum, eps)."""
+    return _batch_norm_outputs(args, False)
 
 
 def _layer_norm(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -208,6 +228,8 @@ def _layer_norm(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
         return None
     axis = x.dim() - len(normalized)
     if axis < 0 or tuple(x.shape[axis:]) != tuple(normalized):
+        return None
+    if any(t is not None and tuple(t.shape) != tuple(normalized) for t in args[2:4]):
         return None
     stats = tuple(x.shape[:axis]) + (1,) * len(normalized)
     stat = _stat_dtype(x)
@@ -226,13 +248,23 @@ def _conv_transpose_size(size: int, kernel: int, stride: int, padding: int, dila
 
 
 def _convolution(args, kwargs) -> Tensor | None:
-    x, w, _bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+    x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
     if not _is_meta_float(x) or not isinstance(w, Tensor) or w.dtype != x.dtype:
         return None
     spatial = x.dim() - 2
-    if spatial < 1 or w.dim() != x.dim() or x.shape[1] == 0:
+    if spatial < 1 or w.dim() != x.dim() or x.shape[1] == 0 or groups < 1:
         return None
-    if not all(len(v) == spatial for v in (stride, padding, dilation)):
+    if not all(len(v) == spatial for v in (stride, padding, dilation)) or \
+            min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        return None
+    # channels must agree, or torch raises (a wrong input shape is the user's error to see)
+    if transposed:
+        out_channels = w.shape[1] * groups
+        fits = x.shape[1] == w.shape[0] and w.shape[0] % groups == 0
+    else:
+        out_channels = w.shape[0]
+        fits = x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
+    if not fits or (bias is not None and tuple(bias.shape) != (out_channels,)):
         return None
     kernel = w.shape[2:]
     if transposed:
@@ -240,14 +272,12 @@ def _convolution(args, kwargs) -> Tensor | None:
             return None
         sizes = [_conv_transpose_size(x.shape[2 + i], kernel[i], stride[i], padding[i],
                                       dilation[i], output_padding[i]) for i in range(spatial)]
-        channels = w.shape[1] * groups
     else:
         sizes = [_conv_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i])
                  for i in range(spatial)]
-        channels = w.shape[0]
     if min(sizes) < 1:
         return None  # torch raises; let it
-    return _empty((x.shape[0], channels, *sizes), x)  # row-major, whatever the input's layout
+    return _empty((x.shape[0], out_channels, *sizes), x)  # row-major, whatever the input's layout
 
 
 # ------------------------------------------------------------------- pooling
@@ -294,10 +324,6 @@ def _pooled_shape(x: Tensor, kernel, stride, padding, dilation, ceil_mode):
     return (x.shape[0], x.shape[1], *sizes)
 
 
-def _arg(args, kwargs, index: int, name: str, default: Any) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name, default)
-
-
 def _max_pool2d(args, kwargs) -> tuple[Tensor, Tensor] | None:
     x = args[0]
     shape = _pooled_shape(x, args[1], _arg(args, kwargs, 2, "stride", ()),
@@ -337,11 +363,9 @@ def _reduce_dims(args, kwargs) -> Tensor | None:
             or _arg(args, kwargs, 3, "dtype", None) is not None):
         return None
     ndim = x.dim()
-    reduced = set()
-    for d in dims:
-        if not -ndim <= d < ndim:
-            return None
-        reduced.add(d % ndim)
+    reduced = {d % ndim for d in dims if -ndim <= d < ndim}
+    if len(reduced) != len(dims):
+        return None  # out of range or repeated: torch raises
     if keepdim:
         shape = [1 if i in reduced else size for i, size in enumerate(x.shape)]
     else:
@@ -487,8 +511,8 @@ def _table() -> dict[Any, MetaKernel]:
     put([f"{n}.Tensor" for n in _BINARY] + [f"{n}.Scalar" for n in _BINARY], _binary)
     put([f"{n}_.Tensor" for n in _BINARY] + [f"{n}_.Scalar" for n in _BINARY],
         _binary_inplace)
-    put(["native_batch_norm.default", "_native_batch_norm_legit_no_training.default",
-         "_native_batch_norm_legit.default"], _batch_norm)
+    put(["native_batch_norm.default", "_native_batch_norm_legit.default"], _batch_norm)
+    put(["_native_batch_norm_legit_no_training.default"], _batch_norm_eval)
     put(["native_layer_norm.default"], _layer_norm)
     put(["convolution.default"], _convolution)
     put(["max_pool2d_with_indices.default"], _max_pool2d)

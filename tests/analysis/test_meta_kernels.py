@@ -207,6 +207,28 @@ def test_convolution_shapes(transposed):
                  [1, 1], [1, 1], False, [0, 0], 1)
 
 
+def test_invalid_arguments_are_left_to_torch_to_reject():
+    """A kernel never accepts what torch rejects: the user must see torch's error."""
+    x = meta(1, 5, 32, 32)
+    rejected = [
+        (aten.convolution.default, (x, meta(8, 3, 3, 3), None, [1, 1], [1, 1], [1, 1], False,
+                                    [0, 0], 1)),
+        (aten.convolution.default, (x, meta(8, 5, 40, 3), None, [1, 1], [0, 0], [1, 1], False,
+                                    [0, 0], 1)),
+        (aten.native_batch_norm.default, (x, meta(4), meta(4), None, None, True, 0.1, 1e-5)),
+        (aten.native_batch_norm.default, (x, None, None, None, None, False, 0.1, 1e-5)),
+        (aten.mean.dim, (x, [1, -3])),
+        (aten.cat.default, ([x, x], 4)),
+        (aten.native_layer_norm.default, (meta(2, 8), [8], meta(7), None, 1e-5)),
+        (aten.mm.default, (meta(2, 3), meta(4, 5))),
+        (aten.cat.default, ([meta(1, 2, 3), meta(1, 2, 4)], 1)),
+    ]
+    for func, args in rejected:
+        assert META_KERNELS[func](args, {}) is None, func
+        with pytest.raises(Exception):
+            func(*args)
+
+
 def test_pooling_shapes():
     for size in (7, 8, 111, 112):
         x = meta(1, 16, size, size + 3)
