@@ -20,8 +20,8 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     index = index_modules(model)  # one walk: paths, params, buffers, the module tree
     state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype, index=index)
     uncounted = state.uncounted_ops()
-    total = totals(state.records, params=sum(p.numel() for p in index.params),
-                   buffers=sum(b.numel() for b in index.buffers),
+    total = totals(state.records, params=sum(map(torch.Tensor.numel, index.params)),
+                   buffers=sum(map(torch.Tensor.numel, index.buffers)),
                    peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))

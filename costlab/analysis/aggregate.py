@@ -38,17 +38,27 @@ def module_costs(cost: "ModelCost", depth: int) -> list[ModuleCost]:
     Each row sums every op run inside the module, its descendants included; params are the
     module's unique parameter elements. Modules that ran no op and hold no params are left out.
     """
-    sums: dict[str, list[int]] = {}
+    # one pass over the records: sum per innermost module, then hand each module's sums to
+    # its ancestors once (modules are far fewer than ops)
+    own: dict[str, list[int]] = {}
     for r in cost.layers:
-        for path in _ancestors(r.module, depth):
-            s = sums.get(path)
-            if s is None:
-                s = sums[path] = [0, 0, 0, 0, 0]
-            s[0] += r.macs
-            s[1] += r.flops
-            s[2] += r.bytes_read
-            s[3] += r.bytes_written
-            s[4] += 1
+        s = own.get(r.module)
+        if s is None:
+            s = own[r.module] = [0, 0, 0, 0, 0]
+        s[0] += r.macs
+        s[1] += r.flops
+        s[2] += r.bytes_read
+        s[3] += r.bytes_written
+        s[4] += 1
+    sums: dict[str, list[int]] = {}
+    for module, s in own.items():
+        for path in _ancestors(module, depth):
+            total = sums.get(path)
+            if total is None:
+                sums[path] = list(s)
+            else:
+                for i in range(5):
+                    total[i] += s[i]
     rows = []
     for path, (module_type, params) in cost.module_tree.items():
         if not path:
@@ -65,13 +75,13 @@ def module_costs(cost: "ModelCost", depth: int) -> list[ModuleCost]:
 
 
 def _shape_text(shapes: tuple) -> str:
-    return " ".join("x".join(str(d) for d in s) for s in shapes)
+    return " ".join(["x".join(map(str, s)) for s in shapes])
 
 
 def _tuple_text(value) -> str:
     if value is None:
         return ""
-    return "x".join(str(v) for v in value)
+    return "x".join(map(str, value))
 
 
 LAYER_COLUMNS = ["index", "module", "module_type", "op", "category", "input_shape", "output_shape",
@@ -84,12 +94,18 @@ MODULE_COLUMNS = ["module", "module_type", "depth", "macs", "flops", "params", "
 def layer_rows(cost: "ModelCost") -> list[dict]:
     total_macs = cost.total.macs or 1
     rows = []
+    shape_texts: dict[tuple, str] = {}  # deep models repeat the same shapes many times
     for r in cost.layers:
         attrs = r.attrs or {}
+        inputs = shape_texts.get(r.input_shapes)
+        if inputs is None:
+            inputs = shape_texts[r.input_shapes] = _shape_text(r.input_shapes)
+        outputs = shape_texts.get(r.output_shapes)
+        if outputs is None:
+            outputs = shape_texts[r.output_shapes] = _shape_text(r.output_shapes)
         rows.append({
             "index": r.index, "module": r.module, "module_type": r.module_type, "op": r.op,
-            "category": r.category, "input_shape": _shape_text(r.input_shapes),
-            "output_shape": _shape_text(r.output_shapes),
+            "category": r.category, "input_shape": inputs, "output_shape": outputs,
             "kernel": _tuple_text(attrs.get("kernel")), "stride": _tuple_text(attrs.get("stride")),
             "groups": attrs.get("groups", ""), "macs": r.macs, "flops": r.flops,
             "params": r.params, "bytes_read": r.bytes_read, "bytes_written": r.bytes_written,

@@ -177,7 +177,7 @@ def conv_category(input_channels: int, weight_shape: Sequence[int], groups: int)
         return DEPTHWISE
     if groups > 1:
         return GROUPED
-    if all(int(k) == 1 for k in weight_shape[2:]):
+    if numel(weight_shape[2:]) == 1:  # every kernel dim is 1 (dims are >= 1)
         return POINTWISE
     return CONV
 
@@ -195,7 +195,7 @@ def conv_cost(x_shape, w_shape, out_shape, *, bias: bool, transposed: bool, grou
     flops = 2 * macs + (numel(out_shape) if bias else 0)
     c_in = int(x_shape[1]) if len(x_shape) > 1 else 1
     attrs = {
-        "kernel": tuple(int(k) for k in w_shape[2:]),
+        "kernel": tuple(map(int, w_shape[2:])),
         "stride": tuple(stride) if stride is not None else None,
         "padding": tuple(padding) if padding is not None else None,
         "dilation": tuple(dilation) if dilation is not None else None,

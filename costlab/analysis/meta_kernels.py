@@ -204,8 +204,9 @@ def _batch_norm_outputs(args, training: bool) -> tuple[Tensor, Tensor, Tensor] |
     if not _is_meta_float(x) or x.dim() < 2 or not is_row_major(x):
         return None
     channels = (x.shape[1],)
-    if any(t is not None and tuple(t.shape) != channels for t in args[1:5]):
-        return None  # per-channel tensors of the wrong size: torch raises
+    for t in args[1:5]:
+        if t is not None and tuple(t.shape) != channels:
+            return None  # per-channel tensors of the wrong size: torch raises
     if not training and (args[3] is None or args[4] is None):
         return None  # eval needs running statistics: torch raises
     stat = _stat_dtype(x)
@@ -254,7 +255,7 @@ def _convolution(args, kwargs) -> Tensor | None:
     spatial = x.dim() - 2
     if spatial < 1 or w.dim() != x.dim() or x.shape[1] == 0 or groups < 1:
         return None
-    if not all(len(v) == spatial for v in (stride, padding, dilation)) or \
+    if len(stride) != spatial or len(padding) != spatial or len(dilation) != spatial or \
             min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         return None
     # channels must agree, or torch raises (a wrong input shape is the user's error to see)

@@ -26,8 +26,13 @@ def _ancestors(path: str) -> list[str]:
     """``a.b.c`` -> ["", "a", "a.b", "a.b.c"]: the module and every module above it."""
     if not path:
         return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
+    above = [""]
+    end = path.find(".")
+    while end != -1:
+        above.append(path[:end])
+        end = path.find(".", end + 1)
+    above.append(path)
+    return above
 
 
 @dataclass
@@ -48,10 +53,9 @@ class ModuleIndex:
         """path -> (module type, unique parameter elements in it and its children)."""
         counts = dict.fromkeys(self.paths.values(), 0)
         for param, owners in self._owners.values():
-            above: set[str] = set()
-            for owner in owners:
-                above.update(_ancestors(owner))
             n = param.numel()
+            above = _ancestors(owners[0]) if len(owners) == 1 else \
+                {path for owner in owners for path in _ancestors(owner)}
             for path in above:
                 if path in counts:
                     counts[path] += n

@@ -48,24 +48,20 @@ def _storage_key(t: torch.Tensor) -> int:
     return t.untyped_storage()._cdata
 
 
-def _iter_tensors(args: Any, kwargs: dict | None) -> Iterator[torch.Tensor]:
-    # aten schemas nest tensors at most one level deep (Tensor[] arguments)
+def _tensors(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
+    """The tensors among an op's arguments (or outputs), in order. aten schemas nest
+    tensors at most one level deep (Tensor[] arguments)."""
+    found = []
     for a in args:
         if isinstance(a, torch.Tensor):
-            yield a
+            found.append(a)
         elif isinstance(a, (list, tuple)):
             for b in a:
                 if isinstance(b, torch.Tensor):
-                    yield b
+                    found.append(b)
     if kwargs:
-        yield from _iter_tensors(kwargs.values(), None)
-
-
-def _iter_outputs(out: Any) -> Iterator[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        yield out
-    elif isinstance(out, (list, tuple)):
-        yield from _iter_tensors(out, None)
+        found += _tensors(kwargs.values(), None)
+    return found
 
 
 class TraceState:
@@ -84,10 +80,11 @@ class TraceState:
             path: type(module).__name__ for module, path in self.index.paths.items()}
         # storage key -> parameter elements (0 for buffers): weights, not activations
         self.weights: dict[int, int] = {}
+        weights = self.weights
         for p in self.index.params:
-            self.weights[_storage_key(p)] = p.numel()
+            weights[p.untyped_storage()._cdata] = p.numel()
         for b in self.index.buffers:
-            self.weights.setdefault(_storage_key(b), 0)
+            weights.setdefault(b.untyped_storage()._cdata, 0)
         self.params_seen: set[int] = set()
         # storage key -> [bytes, first op index, last op index] of activation storages
         self.live: dict[int, list[int]] = {}
@@ -128,18 +125,20 @@ class TraceState:
     # -- recording ------------------------------------------------------------------
     def record(self, name: str, entry: formulas.FormulaEntry | None, args: Any,
                kwargs: dict, out: Any) -> None:
+        """One op's record. Runs once per op, so it works on locals and plain loops: no
+        per-tensor helper calls or generators (tests/analysis/test_hot_path.py counts)."""
         index = len(self.records)
-        module = self.stack[-1] if self.stack else ""
-        weights, live = self.weights, self.live
+        stack = self.stack
+        module = stack[-1] if stack else ""
+        weights, live, producer, sizes = self.weights, self.live, self.producer, self._itemsize
 
-        read = 0
-        params = 0
+        read = params = 0
         input_shapes = []
         sources = []  # indices of the ops that wrote this op's activation inputs
-        producer = self.producer
-        for t in _iter_tensors(args, kwargs):
-            read += t.numel() * self.itemsize(t.dtype)
-            key = _storage_key(t)
+        for t in _tensors(args, kwargs):
+            dtype = t.dtype
+            read += t.numel() * (sizes.get(dtype) or self.itemsize(dtype))
+            key = t.untyped_storage()._cdata
             n = weights.get(key)
             if n is None:
                 input_shapes.append(tuple(t.shape))
@@ -158,13 +157,19 @@ class TraceState:
         written = 0
         output_shapes = []
         limit = cost.outputs if cost is not None and cost.outputs is not None else -1
-        for i, t in enumerate(_iter_outputs(out)):
-            if i == limit:
+        for i, t in enumerate(_tensors(out, None) if isinstance(out, (list, tuple)) else (out,)):
+            if i == limit or not isinstance(t, torch.Tensor):
                 break
-            written += t.numel() * self.itemsize(t.dtype)
+            dtype = t.dtype
+            size = sizes.get(dtype) or self.itemsize(dtype)
+            written += t.numel() * size
             output_shapes.append(tuple(t.shape))
-            self.add_activation(t, index)
-            producer[_storage_key(t)] = index
+            storage = t.untyped_storage()
+            key = storage._cdata
+            if key not in weights and key not in live:  # a new activation storage
+                live[key] = [storage.nbytes() // dtype.itemsize * size, index, index]
+                self.keep_alive.append(t)
+            producer[key] = index
 
         if cost is not None:
             self.records.append(OpRecord(
