@@ -15,20 +15,23 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
 
     from costlab.analysis.aggregate import totals
     from costlab.analysis.params import index_modules
-    from costlab.analysis.tracer import trace
+    from costlab.analysis.tracer import collector_paused, trace
 
-    index = index_modules(model)  # one walk: paths, params, buffers, the module tree
-    state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype, index=index)
-    uncounted = state.uncounted_ops()
-    total = totals(state.records, params=sum(map(torch.Tensor.numel, index.params)),
-                   buffers=sum(map(torch.Tensor.numel, index.buffers)),
-                   peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
+    with collector_paused():
+        index = index_modules(model)  # one walk: paths, params, buffers, the module tree
+        state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype,
+                              index=index)
+        uncounted = state.uncounted_ops()
+        total = totals(state.records, params=sum(map(torch.Tensor.numel, index.params)),
+                       buffers=sum(map(torch.Tensor.numel, index.buffers)),
+                       peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
+        tree = index.tree()
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
     info = ModelInfo(name, dict(knobs), shapes, device,
                      str(storage_dtype).replace("torch.", "") if storage_dtype else None,
                      reference, variant)
-    return ModelCost(info, state.records, total, uncounted, index.tree(),
+    return ModelCost(info, state.records, total, uncounted, tree,
                      state.known_zero_calls)
 
 

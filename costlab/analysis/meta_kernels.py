@@ -586,7 +586,9 @@ def meta_construction() -> Iterator[None]:
     """Build a model on meta with the shape-arithmetic kernels and without initializing
     its weights (meta tensors hold no values): torch's meta initializers and buffer math
     (a Rotary table, say) otherwise run as Python decompositions."""
-    with torch.device("meta"), _ConstructionMode():
+    from costlab.analysis.tracer import collector_paused  # (the tracer imports this module)
+
+    with torch.device("meta"), _ConstructionMode(), collector_paused():
         yield
 
 

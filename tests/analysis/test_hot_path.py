@@ -193,3 +193,24 @@ def test_decoder_depth_scales_linearly_end_to_end():
         counts.append((counter.calls, counter.costlab_lines))
     for what in zip(*counts):
         assert 0.95 <= linear_growth(list(what)) <= 1.05, counts
+
+
+def test_the_collector_is_paused_only_during_an_analysis():
+    import gc
+
+    from costlab.errors import ForwardError
+
+    model, x = built("mobilenet_v2")
+    assert gc.isenabled()
+    build_cost(model, (x,), name="m", knobs={}, device="meta")
+    assert gc.isenabled()
+    with pytest.raises(ForwardError):
+        build_cost(model, (torch.empty(1, 5, 224, 224, device="meta"),), name="m", knobs={},
+                   device="meta")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_cost(model, (x,), name="m", knobs={}, device="meta")
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
