@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import gc
 import io
 import json
 import os
@@ -95,6 +96,7 @@ def child(model: str, knobs: dict, repeats: int) -> None:
     cold = time.perf_counter() - start
     warm = []
     for _ in range(repeats):
+        gc.collect()  # the previous run's garbage is not this run's cost
         start = time.perf_counter()
         once()
         warm.append(time.perf_counter() - start)

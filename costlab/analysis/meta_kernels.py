@@ -11,9 +11,11 @@ argument), and then the real kernel runs. The rules follow torch's layout conven
 - row-major inputs give row-major outputs (a conv, a pool, a matmul, a reduction, and
   any element-wise op whose inputs are all row-major);
 - an element-wise op whose first input has the output's shape and an unambiguous
-  dimension order (no size-1 dim, distinct nonzero strides) lays its output out in that
-  order, dense;
+  dimension order (distinct nonzero strides, neither contiguous nor channels_last) lays
+  its output out in that order, dense: a rotary embedding's heads-major views, say;
 - an in-place op returns its first argument.
+On meta, registered models are also built under ``meta_construction``: the same kernels,
+and weight initializers as no-ops.
 tests/analysis/test_meta_kernels.py checks every kernel against torch's own.
 """
 
