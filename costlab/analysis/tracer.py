@@ -19,6 +19,7 @@ instead of torch's meta functions, many of which are slow Python decompositions.
 from __future__ import annotations
 
 import gc
+import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -87,11 +88,18 @@ class TraceState:
         for b in self.index.buffers:
             weights.setdefault(b.untyped_storage()._cdata, 0)
         self.params_seen: set[int] = set()
-        # storage key -> [bytes, first op index, last op index] of activation storages
+        # [bytes, first op index, last op index] of every activation storage seen
+        self.spans: list[list[int]] = []
+        # storage key -> its span, for the activation storages still alive
         self.live: dict[int, list[int]] = {}
         # storage key -> index of the op that last wrote it: the dataflow graph's edges
         self.producer: dict[int, int] = {}
-        self.keep_alive: list[torch.Tensor] = []  # so storage keys are never reused
+        # A storage key is an address, reused once its storage is freed. Each activation
+        # storage carries a weak reference whose callback queues its key when it dies; the
+        # next record retires the key before any new storage can claim it. Nothing is kept
+        # alive, so a trace on CPU holds no more activations than the forward itself.
+        self._watch: dict[int, weakref.ref] = {}
+        self._dead: list[int] = []
         self._itemsize: dict[torch.dtype, int] = {}
         self._storage_dtype = storage_dtype
         self._ops: dict[Any, OpInfo] = {}
@@ -116,18 +124,33 @@ class TraceState:
         return info
 
     def add_activation(self, t: torch.Tensor, first: int) -> None:
-        key = _storage_key(t)
-        if key in self.weights or key in self.live:
-            return
-        storage_bytes = t.untyped_storage().nbytes() // t.dtype.itemsize * self.itemsize(t.dtype)
-        self.live[key] = [storage_bytes, first, first]
-        self.keep_alive.append(t)
+        storage = t.untyped_storage()
+        key = storage._cdata
+        if key not in self.weights and key not in self.live:
+            self._watch_storage(storage, key, t.dtype, first)
+
+    def _watch_storage(self, storage: Any, key: int, dtype: torch.dtype, first: int) -> None:
+        span = [storage.nbytes() // dtype.itemsize * self.itemsize(dtype), first, first]
+        self.spans.append(span)
+        self.live[key] = span
+        dead = self._dead
+        self._watch[key] = weakref.ref(storage, lambda _ref, key=key: dead.append(key))
+
+    def _retire_dead(self) -> None:
+        """Forget the storages freed since the last op: their keys may come back."""
+        for key in self._dead:
+            self.live.pop(key, None)
+            self.producer.pop(key, None)
+            self._watch.pop(key, None)
+        self._dead.clear()
 
     # -- recording ------------------------------------------------------------------
     def record(self, name: str, entry: formulas.FormulaEntry | None, args: Any,
                kwargs: dict, out: Any) -> None:
         """One op's record. Runs once per op, so it works on locals and plain loops: no
         per-tensor helper calls or generators (tests/analysis/test_hot_path.py counts)."""
+        if self._dead:
+            self._retire_dead()
         index = len(self.records)
         stack = self.stack
         module = stack[-1] if stack else ""
@@ -168,8 +191,7 @@ class TraceState:
             storage = t.untyped_storage()
             key = storage._cdata
             if key not in weights and key not in live:  # a new activation storage
-                live[key] = [storage.nbytes() // dtype.itemsize * size, index, index]
-                self.keep_alive.append(t)
+                self._watch_storage(storage, key, dtype, index)
             producer[key] = index
 
         if cost is not None:
@@ -197,7 +219,7 @@ class TraceState:
                 if span is not None:
                     span[2] = end  # returned tensors stay alive to the end
         delta = [0] * (end + 2)
-        for size, first, last in self.live.values():
+        for size, first, last in self.spans:
             delta[first] += size
             delta[max(last, first) + 1] -= size
         peak = running = 0

@@ -214,3 +214,23 @@ def test_the_collector_is_paused_only_during_an_analysis():
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_a_cpu_trace_keeps_no_activation_alive_and_matches_meta():
+    """Freed activations are forgotten (their addresses come back for new storages), so a
+    trace holds no more memory than the forward; records, edges and the peak are those of
+    the same trace on meta."""
+    spec = registry().get("mobilenet_v2")
+    with torch.device("meta"):
+        on_meta = spec.build().eval()
+    on_cpu = spec.build().eval()
+    meta_state, _ = tracer.trace(on_meta, (torch.empty(1, 3, 224, 224, device="meta"),))
+    x = torch.randn(1, 3, 224, 224)
+    cpu_state, out = tracer.trace(on_cpu, (x,))
+    # alive after the forward: the input and the output (and the classifier's input, freed
+    # after the last op, whose death the next op would have noted), nothing in between
+    assert len(cpu_state.live) <= 3
+    assert len(cpu_state.spans) == len(meta_state.spans) > 100
+    assert [(r.op, r.sources, r.bytes_read, r.bytes_written) for r in cpu_state.records] == \
+        [(r.op, r.sources, r.bytes_read, r.bytes_written) for r in meta_state.records]
+    assert cpu_state.peak_activation_bytes(out) == 9_633_792
