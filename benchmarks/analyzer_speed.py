@@ -53,7 +53,9 @@ CNNS = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_smal
         "shufflenet_v1", "shufflenet_v2", "efficientnet_b0", "resnet18", "resnet50",
         "inception_v3", "googlenet", "densenet121", "squeezenet", "xception",
         "nasnet_a_mobile", "resnext50_32x4d", "alexnet", "vgg16"]
-DECODERS = ["transformer_encoder", "gpt2_small"]
+DECODERS = ["transformer_encoder", "gpt2_small", "llama_70b"]
+CPU_TOOLS = ["costlab (cpu)", "fvcore", "ptflops", "thop", "FlopCounterMode", "forward (cpu)"]
+WEIGHT_LIMIT = 0.25  # of this machine's memory: larger models get no CPU copy
 QUICK = ["mobilenet_v2", "shufflenet_v2", "resnet50"]
 TOOLS = ["costlab (meta)", "costlab (name)", "costlab (cpu)", "fvcore", "ptflops", "thop",
          "FlopCounterMode", "forward (cpu)", "forward (meta)"]
@@ -91,15 +93,22 @@ class Subject:
         self.dtype = spec.input_dtype
         with meta_construction():
             self.meta_model = spec.build(input_shape=self.shape, **knobs).eval()
-        torch.manual_seed(0)
-        self.cpu_model = spec.build(input_shape=self.shape, **knobs).eval()
         self.meta_input = make_input(self.shape, self.dtype, "meta")
-        self.cpu_input = make_input(self.shape, self.dtype, "cpu")
+        self.weight_bytes = 4 * sum(p.numel() for p in self.meta_model.parameters())
+        self.cpu_model = self.cpu_input = None
+        if self.weight_bytes <= WEIGHT_LIMIT * _memory_bytes():
+            torch.manual_seed(0)
+            self.cpu_model = spec.build(input_shape=self.shape, **knobs).eval()
+            self.cpu_input = make_input(self.shape, self.dtype, "cpu")
 
     def copy(self, private: bool = False):
         """The CPU model; a private copy for the tools that leave state on it (thop adds
         buffers and ptflops attributes, which later tools would trip over)."""
         return copy.deepcopy(self.cpu_model) if private else self.cpu_model
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def make_tool(tool: str, subject: Subject) -> Callable[[], Any]:
@@ -335,6 +344,11 @@ def main(argv: list[str] | None = None) -> None:
         subject = Subject(name)
         runs = {}
         for tool in tools:
+            if tool in CPU_TOOLS and subject.cpu_model is None:
+                notes.append(f"{name}: {tool} skipped: it needs the real weights, "
+                             f"{subject.weight_bytes / 1e9:,.0f} GB in fp32 (this machine has "
+                             f"{_memory_bytes() / 1e9:,.0f} GB)")
+                continue
             try:
                 runs[tool] = make_tool(tool, subject)
                 runs[tool]()  # warm-up: first calls pay one-time imports and caches
