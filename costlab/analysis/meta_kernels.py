@@ -463,9 +463,10 @@ def _arange(args, kwargs) -> Tensor | None:
 
 # ------------------------------------------------------------------ attention
 
-def attention_output(q: Any, k: Any, v: Any, enable_gqa: bool) -> Tensor | None:
+def attention_output(q: Any, k: Any, v: Any, enable_gqa: bool,
+                     mask: Any = None) -> Tensor | None:
     """F.scaled_dot_product_attention's output on meta: q's shape with v's last dim,
-    row-major, as torch's math path gives it."""
+    row-major, as torch's math path gives it. ``mask`` must broadcast to the scores."""
     if not (_is_meta_float(q) and isinstance(k, Tensor) and isinstance(v, Tensor)
             and k.is_meta and v.is_meta and k.dtype == q.dtype == v.dtype):
         return None
@@ -476,6 +477,10 @@ def attention_output(q: Any, k: Any, v: Any, enable_gqa: bool) -> Tensor | None:
         return None
     heads, kv_heads = q.shape[1], k.shape[1]
     if heads != kv_heads and not (enable_gqa and kv_heads and heads % kv_heads == 0):
+        return None
+    scores = (q.shape[0], heads, q.shape[2], k.shape[2])
+    if mask is not None and (not isinstance(mask, Tensor) or mask.dim() > 4
+                             or _broadcast(mask.shape, scores) != scores):
         return None
     return _empty((*q.shape[:3], v.shape[3]), q)
 

@@ -272,7 +272,8 @@ class _AttentionMode(TorchFunctionMode):
         out = None
         if state.on_meta and len(args) >= 3:
             enable_gqa = args[7] if len(args) > 7 else kwargs.get("enable_gqa", False)
-            out = meta_kernels.attention_output(*args[:3], enable_gqa)
+            mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
+            out = meta_kernels.attention_output(*args[:3], enable_gqa, mask)
         if out is None:
             state.suppress += 1
             try:

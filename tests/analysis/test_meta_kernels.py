@@ -288,6 +288,9 @@ def test_attention_output_matches_the_math_path(gqa):
     real = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
     assert metadata(fast) == metadata(real)
     assert attention_output(q, k, v, False) is None or not gqa
+    mask = meta(2048, 2048, dtype=torch.bool)
+    assert metadata(attention_output(q, k, v, gqa, mask)) == metadata(real)
+    assert attention_output(q, k, v, gqa, meta(2048, 2047, dtype=torch.bool)) is None
 
 
 # ------------------------------------------------------ element-wise layouts, at random
