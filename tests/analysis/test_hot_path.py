@@ -234,3 +234,31 @@ def test_a_cpu_trace_keeps_no_activation_alive_and_matches_meta():
     assert [(r.op, r.sources, r.bytes_read, r.bytes_written) for r in cpu_state.records] == \
         [(r.op, r.sources, r.bytes_read, r.bytes_written) for r in meta_state.records]
     assert cpu_state.peak_activation_bytes(out) == 9_633_792
+
+
+def test_one_walk_module_tree_equals_counting_each_module():
+    """index_modules visits each parameter once; the tree must still give every module its
+    unique parameters, shared submodules and tied weights included."""
+    from costlab.analysis.params import index_modules
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            shared = nn.Linear(4, 4)
+            self.a = nn.Sequential(shared, nn.ReLU(), nn.Linear(4, 3))
+            self.b = nn.Sequential(nn.Linear(3, 4), shared)  # the same module twice
+            self.embed = nn.Embedding(10, 4)
+            self.head = nn.Linear(4, 10, bias=False)
+            self.head.weight = self.embed.weight  # tied
+            self.register_buffer("scale", torch.ones(3))
+
+    for model in (Tied(), registry().get("mobilenet_v2").build(),
+                  registry().get("inception_v3").build()):
+        index = index_modules(model)
+        expected = {path: (type(m).__name__, sum(p.numel() for p in m.parameters()))
+                    for path, m in model.named_modules()}
+        assert index.tree() == expected
+        assert list(index.tree()) == list(expected)  # definition order
+        assert sum(p.numel() for p in index.params) == \
+            sum(p.numel() for p in model.parameters())
+        assert sum(b.numel() for b in index.buffers) == sum(b.numel() for b in model.buffers())
