@@ -443,9 +443,9 @@ def write_reports(rows, env, notes, out: Path, models: list[str]) -> None:
              f"- Versions: {env['versions']}", f"- Setup: {env['setup']}", "",
              "Time is the median over the repetitions (range beside it). MACs are each "
              "tool's own total: fvcore counts one multiply-add as one flop and adds BatchNorm "
-             "and adaptive pooling; ptflops and thop count module by module (thop skips some "
-             "functional ops, ptflops counts BatchNorm and activations as MACs); "
-             "FlopCounterMode counts matmuls and convolutions only (its FLOPs halved here). "
+             "and adaptive pooling; ptflops and thop count module by module with conventions "
+             "of their own (both add BatchNorm, for one); FlopCounterMode counts matmuls, "
+             "convolutions and attention only (its FLOPs halved here). "
              "Peak RSS: the tool's subprocess high-water mark; 'tool' is that minus its RSS "
              "after imports (model building included for the CPU tools).", "",
              "## Ratios", ""]
