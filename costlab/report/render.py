@@ -43,6 +43,24 @@ def to_text(draw: Callable[[Console], None], width: int = 200) -> str:
     return console.export_text()
 
 
+# Above this many rows a table is printed as aligned plain text: rich measures every cell,
+# which takes seconds for a large model's thousands of layers.
+PLAIN_TABLE_ROWS = 500
+
+
+def plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                left: set[str]) -> str:
+    """Fixed-width text: columns in ``left`` aligned left, the rest right."""
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) if c in left else v.rjust(w)
+                         for v, w, c in zip(values, widths, columns)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([title, line(columns), rule] + [line(r) for r in rows])
+
+
 def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Console) -> None:
     t = cost.total
     shapes = " ".join(tables.shape_text(s) for s in cost.info.input_shapes)
@@ -61,20 +79,35 @@ def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Consol
     console.print(modules)
 
     if layers:
-        layer_table = Table(title="layers (one row per op; views not shown)", title_justify="left")
-        for col in ("#", "module", "op", "category", "input", "output", "k", "s", "g",
-                    "MACs (M)", "FLOPs (M)", "params", "read (MB)", "written (MB)", "% MACs"):
-            layer_table.add_column(col, justify="left" if col in (
-                "module", "op", "category", "input", "output") else "right")
-        for row in tables.layer_rows(cost):
-            layer_table.add_row(
-                str(row["index"]), row["module"] or "(root)", row["op"],
-                row["category"] if row["counted"] else "[red]uncounted[/red]",
-                row["input_shape"], row["output_shape"], row["kernel"], row["stride"],
-                str(row["groups"]), millions(row["macs"], 3), millions(row["flops"], 3),
-                f"{row['params']:,}" if row["params"] else "", millions(row["bytes_read"], 3),
-                millions(row["bytes_written"], 3), f"{100 * row['share_macs']:.1f}")
-        console.print(layer_table)
+        columns = ("#", "module", "op", "category", "input", "output", "k", "s", "g",
+                   "MACs (M)", "FLOPs (M)", "params", "read (MB)", "written (MB)", "% MACs")
+        left = {"module", "op", "category", "input", "output"}
+        rows = tables.layer_rows(cost)
+        plain = len(rows) > PLAIN_TABLE_ROWS
+
+        def category(row) -> str:
+            if row["counted"]:
+                return row["category"]
+            return "UNCOUNTED" if plain else "[red]uncounted[/red]"
+
+        cells = [(
+            str(row["index"]), row["module"] or "(root)", row["op"], category(row),
+            row["input_shape"], row["output_shape"], row["kernel"], row["stride"],
+            str(row["groups"]), millions(row["macs"], 3), millions(row["flops"], 3),
+            f"{row['params']:,}" if row["params"] else "", millions(row["bytes_read"], 3),
+            millions(row["bytes_written"], 3), f"{100 * row['share_macs']:.1f}")
+            for row in rows]
+        title = "layers (one row per op; views not shown)"
+        if plain:
+            console.print(plain_table(title, columns, cells, left), markup=False,
+                          highlight=False, soft_wrap=True)
+        else:
+            layer_table = Table(title=title, title_justify="left")
+            for col in columns:
+                layer_table.add_column(col, justify="left" if col in left else "right")
+            for line in cells:
+                layer_table.add_row(*line)
+            console.print(layer_table)
 
     partial = " (partial: some ops uncounted)" if t.partial else ""
     console.print(
