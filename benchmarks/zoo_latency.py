@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# Zoo latency beside MACs and memory access (CPU)", "",
         f"Generated {stamp} by `python benchmarks/zoo_latency.py"
-        f"{' --quick' if args.quick else ''}`; costlab {costlab.__version__}, "
+        f"{''.join(' ' + a for a in (argv if argv is not None else sys.argv[1:]))}`; "
+        f"costlab {costlab.__version__}, "
         f"torch {torch.__version__}.", "",
         "Machine: " + "; ".join(env.lines()) if env else "", "",
         "Batch 1, float32, eval + inference mode; median of interleaved timed runs after "
