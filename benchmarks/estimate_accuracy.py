@@ -53,6 +53,16 @@ def median_abs_pct_error(predicted, measured) -> float:
     return float(np.median(np.abs(p - m) / m) * 100)
 
 
+def load_note(before: float | None, after: float | None) -> str:
+    """What the load average says about the measurements."""
+    if before is None or after is None:
+        return "the load average is not available here."
+    if max(before, after) > (os.cpu_count() or 1):
+        return ("above the core count: other work shared the CPU, so latencies are inflated "
+                "and noisy.")
+    return "below the core count: no other work competed for the cores."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated names (default: the zoo CNNs)")
@@ -144,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{f' --threads {args.threads}' if args.threads else ''}`; costlab "
         f"{costlab.__version__}, torch {torch.__version__}. Load average (1 min) "
         f"{load_before if load_before is None else round(load_before, 2)} before, "
-        f"{load_after if load_after is None else round(load_after, 2)} after: above the core "
-        "count, other work shared the CPU and the latencies are inflated and noisy.", "",
+        f"{load_after if load_after is None else round(load_after, 2)} after "
+        f"({os.cpu_count()} cores): {load_note(load_before, load_after)}", "",
         ("Machine: " + "; ".join(env.lines())) if env else "", "",
         f"Profile `{profile.name}`: {profile.peak_gflops['float32']:,.1f} GFLOP/s (fp32), "
         f"{profile.bandwidth_gbs:,.2f} GB/s, {1e6 * profile.overhead_s:.2f} us per op. "
