@@ -234,7 +234,8 @@ def test_pooling_shapes():
         x = meta(1, 16, size, size + 3)
         for kernel, stride, padding, ceil in [([3, 3], [2, 2], [1, 1], False),
                                               ([3, 3], [2, 2], [0, 0], True),
-                                              ([2], [], [0], False), ([3, 2], [1, 2], [1, 0], True)]:
+                                              ([2], [], [0], False),
+                                              ([3, 2], [1, 2], [1, 0], True)]:
             assert check(aten.max_pool2d_with_indices.default, x, kernel, stride, padding,
                          [1, 1], ceil)
             assert check(aten.avg_pool2d.default, x, kernel, stride, padding, ceil, False)
