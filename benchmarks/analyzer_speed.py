@@ -270,13 +270,9 @@ def peak_rss(tool: str, name: str, threads: int) -> tuple[float, float] | None:
 def environment(threads: int, repeats: int) -> dict[str, str]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from costlab.bench.environment import cpu_model
+
+    cpu = cpu_model()
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     for package in ("costlab", "fvcore", "ptflops", "thop"):
         try:

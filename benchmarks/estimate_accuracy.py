@@ -31,13 +31,6 @@ ZOO = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small
 GROUP = 4  # models timed interleaved together
 
 
-def spearman(x, y) -> float:
-    """Pearson correlation of the ranks (ties share their mean rank)."""
-    import pandas as pd
-
-    return float(pd.Series(list(x)).rank().corr(pd.Series(list(y)).rank()))
-
-
 def least_squares_factor(predictor, measured) -> float:
     """The k minimizing sum (k * predictor - measured)^2: a line through the origin."""
     import numpy as np
@@ -81,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from costlab.analysis.roofline import estimate
     from costlab.bench.calibrate import calibrate
     from costlab.bench.runner import bench_models
+    from costlab.bench.stats import rank_correlation
     from costlab.bench.timing import TimingPolicy, torch_threads
     from costlab.hardware import load_profile
     from costlab.models import registry
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     summary = pd.DataFrame([{
         "predictor": label, "fitted_factor": factor,
-        "spearman_rho": spearman(frame[column], measured),
+        "spearman_rho": rank_correlation(frame[column], measured),
         "median_abs_error_pct": median_abs_pct_error(frame[column], measured),
     } for label, column, factor in predictors])
 

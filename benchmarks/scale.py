@@ -190,14 +190,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _machine() -> str:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    from costlab.bench.environment import cpu_model
+
+    return (f"{cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
+            f"{platform.release()}")
 
 
 def write_reports(rows, cli, out: Path, repeats: int, cli_runs: int, load_start) -> None:

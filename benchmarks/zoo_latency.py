@@ -22,12 +22,6 @@ ZOO = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small
 GROUP = 4  # models timed interleaved together
 
 
-def spearman(x: list[float], y: list[float]) -> float:
-    import pandas as pd
-
-    return float(pd.Series(x).rank().corr(pd.Series(y).rank()))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated names (default: the zoo CNNs)")
@@ -42,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import costlab
     from costlab.bench.runner import bench_models
+    from costlab.bench.stats import rank_correlation
     from costlab.bench.timing import TimingPolicy
     from costlab.models import registry
     from costlab.report.export import write_atomic
@@ -68,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 "ms_per_gmac": report.stats.median_ms / (cost.total.macs / 1e9),
             })
     frame = pd.DataFrame(rows).sort_values("macs_m").reset_index(drop=True)
-    rho_macs = spearman(frame["macs_m"].tolist(), frame["median_ms"].tolist())
-    rho_bytes = spearman(frame["memory_access_mb"].tolist(), frame["median_ms"].tolist())
-    rho_ops = spearman(frame["ops"].tolist(), frame["median_ms"].tolist())
+    rho_macs = rank_correlation(frame["macs_m"].tolist(), frame["median_ms"].tolist())
+    rho_bytes = rank_correlation(frame["memory_access_mb"].tolist(), frame["median_ms"].tolist())
+    rho_ops = rank_correlation(frame["ops"].tolist(), frame["median_ms"].tolist())
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = [
         "# Zoo latency beside MACs and memory access (CPU)", "",

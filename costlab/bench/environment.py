@@ -7,7 +7,8 @@ import platform
 from dataclasses import asdict, dataclass, field
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's marketing name, as /proc/cpuinfo (or macOS's sysctl) gives it."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -89,7 +90,7 @@ def capture(device: str = "cpu") -> Environment:
     except Exception:  # older builds
         capability = "unknown"
     env = Environment(
-        cpu=_cpu_model(), arch=platform.machine(), os=platform.platform(terse=True),
+        cpu=cpu_model(), arch=platform.machine(), os=platform.platform(terse=True),
         python=platform.python_version(), cores_available=len(cores), cores=cores,
         logical_cpus=os.cpu_count() or len(cores), threads=torch.get_num_threads(),
         interop_threads=torch.get_num_interop_threads(), torch=torch.__version__,

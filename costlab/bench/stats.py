@@ -113,3 +113,12 @@ def compare_samples(base_ns: Sequence[int], other_ns: Sequence[int],
     else:
         verdict = "indistinguishable"
     return RatioEstimate(ratio, low, high, verdict)
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rho: the Pearson correlation of the ranks (ties share their mean rank)."""
+    import pandas as pd
+
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError("need two sequences of the same length, at least 2")
+    return float(pd.Series(list(x)).rank().corr(pd.Series(list(y)).rank()))

@@ -62,3 +62,14 @@ def test_small_significant_difference_is_within_margin():
     r = compare_samples(base, other)
     assert r.ci_low > 1 and r.verdict == "indistinguishable"
     assert compare_samples(base, other, margin=0.005).verdict == "slower"
+
+
+def test_rank_correlation():
+    from costlab.bench.stats import rank_correlation
+
+    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ranks (1, 2, 3, 4) against (1, 3, 2, 4): 1 - 6 * 2 / (4 * 15) = 0.8
+    assert rank_correlation([1, 2, 3, 4], [5, 9, 7, 11]) == pytest.approx(0.8)
+    with pytest.raises(ValueError):
+        rank_correlation([1, 2], [1])
