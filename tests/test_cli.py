@@ -10,33 +10,8 @@ import sys
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from costlab.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, list(args))
-
-
-def ok(*args) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result.stdout
-
-
-def fails(*args, code: int | None = None):
-    result = invoke(*args)
-    assert result.exit_code != 0
-    if code is not None:
-        assert result.exit_code == code
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
+from tests.cli_helpers import fails, invoke, ok
 
 # ------------------------------------------------------------------------- list
 

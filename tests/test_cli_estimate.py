@@ -7,27 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
-from costlab.cli import app
-
-runner = CliRunner()
-
-
-def ok(*args) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result.stdout
-
-
-def fails(*args, code: int) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
+from tests.cli_helpers import fails, ok
 
 def test_estimate_table_says_it_is_an_estimate():
     out = ok("estimate", "mobilenet_v2", "--hardware", "raspberry_pi_4", "--top", "3")

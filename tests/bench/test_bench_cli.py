@@ -3,27 +3,11 @@
 import json
 
 import pandas as pd
-from typer.testing import CliRunner
 
-from costlab.cli import app
+from tests.cli_helpers import fails, ok
 
-runner = CliRunner()
 TINY = ["--warmup", "1", "--warmup-time", "0", "--iters", "5", "--min-time", "0",
         "--no-memory", "-i", "1,8,12,12"]
-
-
-def ok(*args):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result.stdout
-
-
-def fails(*args):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code != 0 and "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def test_bench_table_names_everything():

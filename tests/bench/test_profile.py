@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 from torch import nn
-from typer.testing import CliRunner
 
 from costlab.analysis import formulas
 from costlab.analysis.records import OpRecord
@@ -23,8 +22,8 @@ from costlab.bench.profile import (COVERAGE_TOLERANCE, FIGURE2_GROUP, PROFILE_CA
                                    attribute_events, middle_mean, module_scopes, profile_model)
 from costlab.bench.stats import summarize
 from costlab.bench.timing import TimingPolicy
-from costlab.cli import app
 from costlab.report.profile import profile_frame, profile_text
+from tests.cli_helpers import fails, invoke
 
 TINY_POLICY = TimingPolicy(warmup_iters=1, warmup_s=0, min_iters=3, min_s=0, max_s=5)
 SHAPE = (1, 3, 8, 8)
@@ -290,23 +289,9 @@ def test_cuda_profile_matches_every_op():
 
 # ------------------------------------------------------------------------- CLI
 
-runner = CliRunner()
-
-
-def _one_line_error(*args, code: int | None = None) -> str:
-    result = runner.invoke(app, ["profile", *args])
-    assert result.exit_code != 0
-    if code is not None:
-        assert result.exit_code == code
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_cli_cuda_without_cuda_is_one_line():
-    assert "no CUDA device" in _one_line_error("block:residual", "--device", "cuda", code=2)
+    assert "no CUDA device" in fails("profile", "block:residual", "--device", "cuda", code=2)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -319,21 +304,21 @@ def test_cli_cuda_without_cuda_is_one_line():
     (["block:residual", "-f", "xml"], "unknown format"),
 ])
 def test_cli_bad_input_is_one_line(args, words):
-    assert words in _one_line_error(*args, code=2)
+    assert words in fails("profile", *args, code=2)
 
 
 def test_cli_refuses_under_emulation(monkeypatch):
     from costlab.bench import remote
 
     monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs this")
-    line = _one_line_error("block:residual", code=1)
+    line = fails("profile", "block:residual", code=1)
     assert "refusing to report latency: qemu-aarch64 runs this" in line
 
 
 def test_cli_writes_csv(tmp_path):
     out = tmp_path / "profile.csv"
-    result = runner.invoke(app, ["profile", "block:depthwise_separable", "--quick",
-                                 "--iters", "2", "--threads", "1", "-o", str(out)])
+    result = invoke("profile", "block:depthwise_separable", "--quick", "--iters", "2",
+                    "--threads", "1", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     import pandas as pd
 
