@@ -515,7 +515,6 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
     from dataclasses import replace
 
     from costlab.api import analyze, prepare
-    from costlab.bench.remote import refuse_under_emulation
 
     if device not in PROFILE_DEVICES:
         raise UsageError(f"unknown device {device!r} for profile; choose from "
@@ -524,7 +523,6 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
         raise UsageError(f"--iters must be >= 1, got {iters}")
     if depth < 1:
         raise UsageError(f"--depth must be >= 1, got {depth}")
-    refuse_under_emulation()  # an emulator's time per op is not the hardware's
     policy = policy or TimingPolicy(min_iters=DEFAULT_ITERS)
     if iters is not None:
         policy = replace(policy, min_iters=iters)

@@ -133,9 +133,6 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
     """Time ``models`` (names, specifiers or modules) interleaved on ``device``."""
     import torch
 
-    from costlab.bench.remote import refuse_under_emulation
-
-    refuse_under_emulation()  # an emulator's latency is not the hardware's
     options = dict(options or {})
     policy = policy or TimingPolicy()
     with torch_threads(threads) as used_threads:

@@ -99,9 +99,12 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], policy: TimingPolicy | No
     passed; then rounds are timed until every callable has ``min_iters`` samples and
     ``min_s`` has passed, or ``max_s`` is reached.
     """
+    from costlab.bench.emulation import refuse_under_emulation
+
     policy = policy or TimingPolicy()
     if not fns:
         raise UsageError("nothing to time")
+    refuse_under_emulation()  # every measurement passes here; an emulator's time is not ours
     clock = _clock(device)
     started = time.perf_counter()
     timings = []

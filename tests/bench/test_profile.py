@@ -308,9 +308,9 @@ def test_cli_bad_input_is_one_line(args, words):
 
 
 def test_cli_refuses_under_emulation(monkeypatch):
-    from costlab.bench import remote
+    from costlab.bench import emulation
 
-    monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs this")
+    monkeypatch.setattr(emulation, "running_under_emulation", lambda: "qemu-aarch64 runs this")
     line = fails("profile", "block:residual", code=1)
     assert "refusing to report latency: qemu-aarch64 runs this" in line
 

@@ -20,14 +20,12 @@ from costlab.bench.remote import (
     SshTarget,
     bench_option_words,
     check_forwarded_options,
-    cpuinfo_family,
-    emulation_reason,
     parse_ssh_url,
     quote_remote_word,
     remote_model,
     run_remote_bench,
-    running_under_emulation,
 )
+from costlab.bench.emulation import cpuinfo_family, emulation_reason, running_under_emulation
 from costlab.errors import CostlabError, UsageError
 
 SSHD = shutil.which("sshd") or next(
@@ -210,12 +208,12 @@ def test_rosetta_translation_means_emulation():
 def test_bench_refuses_to_time_an_emulated_interpreter(monkeypatch):
     from typer.testing import CliRunner
 
-    from costlab.bench import remote
+    from costlab.bench import emulation
     from costlab.cli import app
 
-    monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs it")
+    monkeypatch.setattr(emulation, "running_under_emulation", lambda: "qemu-aarch64 runs it")
     with pytest.raises(CostlabError, match="^refusing to report latency: qemu-aarch64 runs it;"):
-        remote.refuse_under_emulation()
+        emulation.refuse_under_emulation()
     result = CliRunner().invoke(app, ["bench", "block:conv3x3", "--quick"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: refusing to report latency: qemu-aarch64 runs it;")

@@ -74,9 +74,9 @@ def test_cuda_bench():
 
 
 def test_refuses_to_time_under_emulation(monkeypatch):
-    from costlab.bench import remote
+    from costlab.bench import emulation
     from costlab.errors import CostlabError
 
-    monkeypatch.setattr(remote, "running_under_emulation", lambda: "qemu-aarch64 runs this")
+    monkeypatch.setattr(emulation, "running_under_emulation", lambda: "qemu-aarch64 runs this")
     with pytest.raises(CostlabError, match="refusing to report latency: qemu-aarch64"):
         bench_models([BLOCK], SMALL, policy=TINY, memory=False)

@@ -75,3 +75,14 @@ def test_cuda_events():
     x = torch.randn(256, 256, device="cuda")
     run = time_interleaved([lambda: x @ x], TimingPolicy(1, 0, 5, 0, 60), device="cuda")
     assert len(run.timings[0].samples_ns) == 5
+
+
+def test_every_timing_loop_refuses_under_emulation(monkeypatch):
+    from costlab.bench import emulation
+    from costlab.errors import CostlabError
+
+    monkeypatch.setattr(emulation, "running_under_emulation", lambda: "Rosetta translates it")
+    calls = Counter()
+    with pytest.raises(CostlabError, match="refusing to report latency: Rosetta"):
+        time_interleaved([calls], TimingPolicy(0, 0, 1, 0, 60))
+    assert calls.calls == 0  # refused before the first call
