@@ -16,13 +16,13 @@ CI includes 1 or the difference is under the equivalence margin (stats.EQUIVALEN
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
-from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved, torch_threads
+from costlab.bench.timing import (TimingPolicy, cudnn_benchmark, inference_context,
+                                  time_interleaved, torch_threads)
 from costlab.errors import UsageError
 from costlab.references import guideline_experiment
 
@@ -292,22 +292,6 @@ def _paper_speed(guideline: str, setting: str, platform: str, scale: int) -> flo
         return None
 
 
-@contextlib.contextmanager
-def _cudnn_benchmark(device: str) -> Iterator[None]:
-    """cuDNN's benchmark mode on for the run (the paper's setting), restored after."""
-    if device != "cuda":
-        yield
-        return
-    import torch
-
-    previous = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = previous
-
-
 def check_device(device: str) -> None:
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
@@ -389,7 +373,7 @@ def run_empirical(device: str = "cpu", scale: int = 1, policy: TimingPolicy | No
         threads = 1
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results = []
-    with torch_threads(threads), _cudnn_benchmark(device):
+    with torch_threads(threads), cudnn_benchmark(device):
         environment = capture(device)
         for index, bench in enumerate(chosen):
             def report(fraction: float, index: int = index, name: str = bench.guideline):

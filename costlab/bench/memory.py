@@ -9,7 +9,6 @@ before the model was built (the interpreter and torch themselves).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -86,10 +85,9 @@ def cpu_peak_in_subprocess(request: dict, timeout: float = 600) -> PeakMemory | 
         payload = json.dumps(request)
     except (TypeError, ValueError):
         return None
-    env = dict(os.environ, COSTLAB_MEMORY_PROBE="1")
     try:
         done = subprocess.run([sys.executable, "-m", "costlab.bench.memory"], input=payload,
-                              capture_output=True, text=True, timeout=timeout, env=env)
+                              capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:

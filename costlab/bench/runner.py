@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from costlab.bench.environment import Environment, capture
 from costlab.bench.memory import PeakMemory, cpu_peak_in_subprocess, cuda_peak
 from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
-from costlab.bench.timing import (Progress, TimingPolicy, inference_context,
+from costlab.bench.timing import (Progress, TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
 from costlab.errors import UsageError
 
@@ -131,13 +131,9 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
                  threads: int | None = None, policy: TimingPolicy | None = None,
                  memory: bool = True, progress: Progress | None = None) -> LatencyComparison:
     """Time ``models`` (names, specifiers or modules) interleaved on ``device``."""
-    import torch
-
     options = dict(options or {})
     policy = policy or TimingPolicy()
-    with torch_threads(threads) as used_threads:
-        if device == "cuda":
-            torch.backends.cudnn.benchmark = True
+    with torch_threads(threads) as used_threads, cudnn_benchmark(device):
         prepared = [ready_model(m, options, device, dtype, channels_last) for m in models]
         with inference_context([p.module for p in prepared]):
             run = time_interleaved(prepared, policy, device, progress)
@@ -152,7 +148,6 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
                 else:
                     peaks.append(None)
         env = capture(device)
-    env.threads = used_threads
     reports = []
     for p, timing, peak in zip(prepared, run.timings, peaks):
         stats = summarize(timing.samples_ns)

@@ -54,7 +54,6 @@ class InterleavedRun:
 
     timings: list[Timing]
     order: list[int]  # index of the callable for every timed call, in call order
-    wall_s: float
 
 
 Progress = Callable[[float], None]  # called with the fraction done, 0..1
@@ -106,7 +105,6 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], policy: TimingPolicy | No
         raise UsageError("nothing to time")
     refuse_under_emulation()  # every measurement passes here; an emulator's time is not ours
     clock = _clock(device)
-    started = time.perf_counter()
     timings = []
     for fn in fns:
         t0 = time.perf_counter_ns()
@@ -150,7 +148,7 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], policy: TimingPolicy | No
         timings[index].samples_ns.append(read())
     if progress is not None:
         progress(1.0)
-    return InterleavedRun(timings, order, time.perf_counter() - started)
+    return InterleavedRun(timings, order)
 
 
 @contextlib.contextmanager
@@ -183,3 +181,19 @@ def torch_threads(threads: int | None) -> Iterator[int]:
         yield torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(device: str) -> Iterator[None]:
+    """cuDNN's benchmark mode on for the run (the paper's setting), restored after."""
+    if device != "cuda":
+        yield
+        return
+    import torch
+
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

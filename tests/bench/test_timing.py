@@ -86,3 +86,16 @@ def test_every_timing_loop_refuses_under_emulation(monkeypatch):
     with pytest.raises(CostlabError, match="refusing to report latency: Rosetta"):
         time_interleaved([calls], TimingPolicy(0, 0, 1, 0, 60))
     assert calls.calls == 0  # refused before the first call
+
+
+def test_cudnn_benchmark_is_restored():
+    import torch
+
+    from costlab.bench.timing import cudnn_benchmark
+
+    before = torch.backends.cudnn.benchmark
+    with cudnn_benchmark("cuda"):
+        assert torch.backends.cudnn.benchmark is True
+    assert torch.backends.cudnn.benchmark == before
+    with cudnn_benchmark("cpu"):
+        assert torch.backends.cudnn.benchmark == before  # the CPU leaves it alone
