@@ -378,11 +378,12 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[st
     """Time the paper's four micro-benchmarks here and judge each guideline."""
     from costlab.bench.guidelines import run_empirical
     from costlab.bench.timing import TimingPolicy
-    from costlab.report.empirical import empirical_text, progress_bar, render_empirical
+    from costlab.report.empirical import empirical_text, render_empirical
+    from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
     policy = TimingPolicy.quick() if quick else TimingPolicy()
-    with progress_bar(enabled=fmt == "table") as progress:
+    with progress_bar("timing", fmt == "table") as progress:
         run = run_empirical("cpu" if device == "meta" else device, scale, policy,
                             progress=progress)
     _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), fmt, output)

@@ -38,7 +38,7 @@ SCALES = (1, 2, 4)
 DEFAULT_PLATFORM = {"cpu": "arm", "cuda": "gpu"}
 UNITS = {"arm": "images/s", "gpu": "batches/s"}
 
-Progress = Callable[[str, float], None]  # (what runs now, fraction of the whole run done)
+Progress = Callable[[float, str], None]  # (fraction of the whole run done, what runs now)
 
 
 @dataclass(frozen=True)
@@ -378,7 +378,7 @@ def run_empirical(device: str = "cpu", scale: int = 1, policy: TimingPolicy | No
         for index, bench in enumerate(chosen):
             def report(fraction: float, index: int = index, name: str = bench.guideline):
                 if progress is not None:
-                    progress(name, (index + fraction) / len(chosen))
+                    progress((index + fraction) / len(chosen), name)
             report(0.0)
             results.append(measure_guideline(bench, device, platform, scale, batch, policy,
                                              report))

@@ -5,12 +5,11 @@ Takes a finished ``costlab.bench.guidelines.EmpiricalRun``; measures nothing its
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING
 
 from costlab.errors import UsageError
 from costlab.report.export import _header, _json, _markdown, _records
+from costlab.report.render import mega
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,12 +84,6 @@ def empirical_text(run: "EmpiricalRun", fmt: str) -> str:
     raise UsageError(f"format {fmt!r} is rendered, not exported")
 
 
-def _number(value: Any, digits: int = 2) -> str:
-    if value is None or value != value:  # None or NaN
-        return ""
-    return f"{value:,.{digits}f}"
-
-
 def render_empirical(run: "EmpiricalRun", console: "Console") -> None:
     from rich.table import Table
 
@@ -117,28 +110,12 @@ def render_empirical(run: "EmpiricalRun", console: "Console") -> None:
                                             f"[{row.equal_work_ci_low:.2f}, "
                                             f"{row.equal_work_ci_high:.2f}]")
             verdict = "" if row.baseline else f"[{colour[row.verdict]}]{row.verdict}[/]"
-            table.add_row(row.setting, row.input, _number(row.macs_m, 1),
-                          f"{row.macs_vs_baseline_pct:+.1f}%", _number(row.median_ms, 3),
-                          f"{row.ci_low_ms:.3f}-{row.ci_high_ms:.3f}", _number(row.speed, 1),
-                          raw, fair, verdict, _number(row.paper_gpu_speed, 0),
-                          _number(row.paper_arm_speed, 1))
+            table.add_row(row.setting, row.input, mega(row.macs_m, 1),
+                          f"{row.macs_vs_baseline_pct:+.1f}%", mega(row.median_ms, 3),
+                          f"{row.ci_low_ms:.3f}-{row.ci_high_ms:.3f}", mega(row.speed, 1),
+                          raw, fair, verdict, mega(row.paper_gpu_speed, 0),
+                          mega(row.paper_arm_speed, 1))
         console.print(table)
     for line in run.environment.lines():
         console.print(line, soft_wrap=True)
     console.print(VERDICT_NOTE, style="dim")
-
-
-@contextlib.contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Optional[Callable[[str, float], None]]]:
-    """A bar on stderr naming the guideline being timed; None when off or not a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("timing {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("G1", total=1.0)
-        yield lambda name, fraction: progress.update(task, description=name,
-                                                     completed=fraction)

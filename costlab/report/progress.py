@@ -8,8 +8,10 @@ from typing import Callable, Iterator, Optional
 
 
 @contextlib.contextmanager
-def progress_bar(label: str, enabled: bool = True) -> Iterator[Optional[Callable[[float], None]]]:
-    """Yield a callback taking the fraction done (0..1), or None when there is no terminal."""
+def progress_bar(label: str, enabled: bool = True) \
+        -> Iterator[Optional[Callable[..., None]]]:
+    """Yield a callback taking the fraction done (0..1) and optionally a new label, or None
+    when there is no terminal."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
@@ -19,4 +21,11 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Optional[Callable
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(label, total=1.0)
-        yield lambda fraction: progress.update(task, completed=fraction)
+
+        def update(fraction: float, now: Optional[str] = None) -> None:
+            if now is None:
+                progress.update(task, completed=fraction)
+            else:
+                progress.update(task, completed=fraction, description=f"{label} {now}")
+
+        yield update

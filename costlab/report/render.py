@@ -25,7 +25,8 @@ def millions(n: float | None, digits: int = 2) -> str:
 
 
 def mega(n: float | None, digits: int = 2) -> str:
-    return "" if n is None else f"{n:,.{digits}f}"
+    """``n`` with thousands separators; blank for None or NaN (a missing cell)."""
+    return "" if n is None or n != n else f"{n:,.{digits}f}"
 
 
 def percent(p: float | None) -> str:
@@ -197,7 +198,7 @@ def render_sweep(result, console: Console) -> None:
         table.add_row(*[str(row[a]) for a in result.axes], row["input"], mega(row["macs_m"]),
                       mega(row["flops_m"]), mega(row["params_m"]),
                       mega(row["memory_access_mb"]), mega(row["peak_activation_mb"]),
-                      _maybe(row["published_macs_m"], 0), percent(_nan_none(
+                      mega(row["published_macs_m"], 0), percent(_nan_none(
                           row["macs_vs_published_pct"])))
     console.print(table)
     console.print("[dim]" + conventions.caption() + "[/dim]")
@@ -217,10 +218,6 @@ def _cell(value) -> str:
 
 def _nan_none(value):
     return None if value is None or value != value else value
-
-
-def _maybe(value, digits: int) -> str:
-    return mega(_nan_none(value), digits)
 
 
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}

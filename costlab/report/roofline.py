@@ -10,6 +10,7 @@ from rich.table import Table
 
 from costlab.errors import UsageError
 from costlab.report.export import _header, _json, _markdown, _records
+from costlab.report.render import mega
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,12 +93,6 @@ def estimate_text(est: "RooflineEstimate", fmt: str, top: int | None = 10) -> st
     raise UsageError(f"format {fmt!r} is rendered, not exported")
 
 
-def _number(value: Any, digits: int = 2) -> str:
-    if value is None or value != value:
-        return ""
-    return f"{value:,.{digits}f}"
-
-
 def render_estimate(est: "RooflineEstimate", console: Console, top: int | None = 10) -> None:
     console.print(f"[bold]{est.model}[/bold] {est.variant}  roofline estimate on "
                   f"{est.profile} ({est.dtype}), not a measurement", highlight=False)
@@ -105,8 +100,8 @@ def render_estimate(est: "RooflineEstimate", console: Console, top: int | None =
     for col in ("bound", "ops", "time (ms)", "% time"):
         bounds.add_column(col, justify="left" if col == "bound" else "right")
     for row in bound_table(est).itertuples():
-        bounds.add_row(row.bound, str(row.ops), _number(row.time_ms, 3),
-                       _number(100 * row.share_time, 1))
+        bounds.add_row(row.bound, str(row.ops), mega(row.time_ms, 3),
+                       mega(100 * row.share_time, 1))
     console.print(bounds)
 
     rows = layer_table(est, top)
@@ -118,10 +113,10 @@ def render_estimate(est: "RooflineEstimate", console: Console, top: int | None =
                          else "right")
     for row in rows.itertuples():
         table.add_row(str(row.index), row.module or "(root)", row.op, row.category,
-                      _number(row.mflops, 3), _number(row.memory_access_mb, 3),
-                      _number(row.intensity, 1), _number(row.compute_us),
-                      _number(row.memory_us), _number(row.time_us),
-                      _number(100 * row.share_time, 1), row.bound)
+                      mega(row.mflops, 3), mega(row.memory_access_mb, 3),
+                      mega(row.intensity, 1), mega(row.compute_us),
+                      mega(row.memory_us), mega(row.time_us),
+                      mega(100 * row.share_time, 1), row.bound)
     console.print(table)
     partial = " (partial: some ops uncounted, their FLOPs as 0)" if est.partial else ""
     console.print(f"[bold]Estimate[/bold]{partial}: {1e3 * est.time_s:,.3f} ms for "
