@@ -74,14 +74,16 @@ def module_costs(cost: "ModelCost", depth: int) -> list[ModuleCost]:
     return rows
 
 
-def _shape_text(shapes: tuple) -> str:
-    return " ".join(["x".join(map(str, s)) for s in shapes])
-
-
-def _tuple_text(value) -> str:
-    if value is None:
+def shape_text(shape) -> str:
+    """(1, 3, 224, 224) -> "1x3x224x224"; None -> "" (every table writes shapes so)."""
+    if shape is None:
         return ""
-    return "x".join(map(str, value))
+    return "x".join(map(str, shape))
+
+
+def shapes_text(shapes) -> str:
+    """Several shapes, space-separated: "1x128 1x128"."""
+    return " ".join([shape_text(s) for s in shapes])
 
 
 LAYER_COLUMNS = ["index", "module", "module_type", "op", "category", "input_shape", "output_shape",
@@ -99,14 +101,14 @@ def layer_rows(cost: "ModelCost") -> list[dict]:
         attrs = r.attrs or {}
         inputs = shape_texts.get(r.input_shapes)
         if inputs is None:
-            inputs = shape_texts[r.input_shapes] = _shape_text(r.input_shapes)
+            inputs = shape_texts[r.input_shapes] = shapes_text(r.input_shapes)
         outputs = shape_texts.get(r.output_shapes)
         if outputs is None:
-            outputs = shape_texts[r.output_shapes] = _shape_text(r.output_shapes)
+            outputs = shape_texts[r.output_shapes] = shapes_text(r.output_shapes)
         rows.append({
             "index": r.index, "module": r.module, "module_type": r.module_type, "op": r.op,
             "category": r.category, "input_shape": inputs, "output_shape": outputs,
-            "kernel": _tuple_text(attrs.get("kernel")), "stride": _tuple_text(attrs.get("stride")),
+            "kernel": shape_text(attrs.get("kernel")), "stride": shape_text(attrs.get("stride")),
             "groups": attrs.get("groups", ""), "macs": r.macs, "flops": r.flops,
             "params": r.params, "bytes_read": r.bytes_read, "bytes_written": r.bytes_written,
             "memory_access_bytes": r.bytes_read + r.bytes_written,

@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab.analysis import formulas, graph
+from costlab.analysis.aggregate import shape_text
 from costlab.analysis.formulas import numel
 from costlab.analysis.records import ModelCost, OpRecord
 
@@ -395,7 +396,7 @@ def audit_g4(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
                else PASS)
     rows = sorted(({
         "index": r.index, "module": r.module, "op": r.op, "category": r.category,
-        "output_shape": "x".join(str(d) for d in r.output_shapes[0]) if r.output_shapes else "",
+        "output_shape": shape_text(r.output_shapes[0]) if r.output_shapes else "",
         "memory_access_bytes": r.memory_access_bytes, "flops": r.flops,
         "share_bytes": _share(r.memory_access_bytes, total_bytes),
     } for r in elementwise), key=lambda o: -o["memory_access_bytes"])

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from costlab.analysis.aggregate import shape_text
 from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
 from costlab.bench.timing import (TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
@@ -171,7 +172,7 @@ def flops_frame(platforms: Sequence[str] = ("gpu", "arm"),
                         "guideline": count.guideline, "setting": count.setting,
                         "baseline": count.setting == bench.baseline.setting,
                         "platform": platform, "scale": scale,
-                        "input": "x".join(map(str, count.input_shape)),
+                        "input": shape_text(count.input_shape),
                         "macs_m": count.macs / 1e6, "flops_m": count.flops / 1e6,
                         "macs_vs_baseline_pct": count.macs_vs_baseline_pct,
                         "within_1pct": abs(count.macs_vs_baseline_pct) <= FLOPS_TOLERANCE_PCT,
@@ -240,7 +241,7 @@ class EmpiricalRun:
                 rows.append({
                     "guideline": result.guideline, "setting": v.setting,
                     "baseline": v.versus_baseline is None,
-                    "input": "x".join(map(str, v.count.input_shape)),
+                    "input": shape_text(v.count.input_shape),
                     "macs_m": v.count.macs / 1e6, "flops_m": v.count.flops / 1e6,
                     "macs_vs_baseline_pct": v.count.macs_vs_baseline_pct,
                     "memory_access_mb": v.count.memory_access_bytes / 1e6,

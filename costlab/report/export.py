@@ -109,7 +109,7 @@ def analysis_text(cost: "ModelCost", fmt: str, depth: int, layers: bool = True) 
     if fmt == "md":
         t = cost.total
         lines = [f"# {cost.name}: cost per module and layer", "",
-                 f"Input {' '.join(tables.shape_text(s) for s in cost.info.input_shapes)}, "
+                 f"Input {tables.shapes_text(cost.info.input_shapes)}, "
                  f"knobs {tables.variant_text(cost.info.knobs) or 'none'}, "
                  f"bytes as {cost.info.dtype or 'each tensor dtype'}.", "",
                  "| total | value |", "|---|---|",
@@ -191,7 +191,7 @@ def models_frame(specs: Sequence["ModelSpec"]) -> "pd.DataFrame":
     return pd.DataFrame([{
         "model": s.name, "family": s.family,
         "knobs": ", ".join(f"{k.name}={k.default}" for k in s.knobs),
-        "default_input": "x".join(str(d) for d in (1, *s.default_input())),
+        "default_input": tables.shape_text((1, *s.default_input())),
         "reference": s.reference,
     } for s in sorted(specs, key=lambda s: (s.family, s.name))],
         columns=["model", "family", "knobs", "default_input", "reference"])

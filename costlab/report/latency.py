@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costlab import conventions
+from costlab.analysis.aggregate import shapes_text
 from costlab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def bench_rows(reports: Sequence["BenchReport"]) -> list[dict[str, Any]]:
         s = r.stats
         rows.append({
             "model": r.model, "variant": r.variant,
-            "input": " ".join("x".join(map(str, shape)) for shape in r.input_shapes),
+            "input": shapes_text(r.input_shapes),
             "device": r.device, "dtype": r.dtype + (" channels_last" if r.channels_last else ""),
             "threads": r.threads, "median_ms": s.median_ms, "ci_low_ms": s.ci_low_ms,
             "ci_high_ms": s.ci_high_ms, "mean_ms": s.mean_ms, "std_ms": s.std_ms,

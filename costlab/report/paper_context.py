@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab import __version__, conventions
+from costlab.analysis.aggregate import shapes_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,7 +179,7 @@ def markdown_table(frame: "pd.DataFrame", left: int = 1) -> str:
 def counts(cost: "ModelCost") -> dict[str, Any]:
     """A model's input and totals in the reports' units (M, MB)."""
     t = cost.total
-    return {"input": " ".join("x".join(map(str, s)) for s in cost.info.input_shapes),
+    return {"input": shapes_text(cost.info.input_shapes),
             "macs_m": t.macs / MILLION, "flops_m": t.flops / MILLION,
             "params_m": t.params / MILLION, "memory_access_mb": t.memory_access_bytes / MILLION,
             "peak_activation_mb": t.peak_activation_bytes / MILLION}

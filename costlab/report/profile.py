@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from costlab.analysis.aggregate import shapes_text
 from costlab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def summary_lines(report: "ProfileReport") -> list[str]:
 
 
 def _title(report: "ProfileReport") -> str:
-    shapes = " ".join("x".join(map(str, s)) for s in report.input_shapes)
+    shapes = shapes_text(report.input_shapes)
     variant = f" {report.variant}" if report.variant else ""
     return (f"{report.model}{variant}  input {shapes}  on {report.device}, "
             f"{report.threads} thread{'s' if report.threads != 1 else ''}")

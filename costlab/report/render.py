@@ -64,7 +64,7 @@ def plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]
 
 def render_analysis(cost: "ModelCost", depth: int, layers: bool, console: Console) -> None:
     t = cost.total
-    shapes = " ".join(tables.shape_text(s) for s in cost.info.input_shapes)
+    shapes = tables.shapes_text(cost.info.input_shapes)
     title = f"{cost.name} {cost.info.variant}  input {shapes}"
 
     modules = Table(title=f"{title}\nmodules to depth {depth}", title_justify="left",
@@ -168,7 +168,7 @@ def render_models(specs: Sequence["ModelSpec"], console: Console) -> None:
     for i, s in enumerate(specs):
         last_of_family = i + 1 == len(specs) or specs[i + 1].family != s.family
         table.add_row(s.name, s.family, ", ".join(f"{k.name}={k.default}" for k in s.knobs),
-                      "x".join(str(d) for d in (1, *s.default_input())), s.reference,
+                      tables.shape_text((1, *s.default_input())), s.reference,
                       end_section=last_of_family)
     console.print(table)
 

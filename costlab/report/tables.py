@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from costlab.analysis.aggregate import layer_rows, module_rows
+from costlab.analysis.aggregate import layer_rows, module_rows, shape_text, shapes_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,10 +21,6 @@ COMPARISON_COLUMNS = [
     "params_ratio", "memory_access_ratio", "ops",
     "uncounted_ops", "published_source",
 ]
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 def variant_text(knobs: dict[str, Any]) -> str:
@@ -85,7 +81,7 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
         rows.append({
             "model": cost.name,
             "variant": cost.info.variant,
-            "input": " ".join(shape_text(s) for s in cost.info.input_shapes),
+            "input": shapes_text(cost.info.input_shapes),
             "macs_m": t.macs / MILLION,
             "flops_m": t.flops / MILLION,
             "params_m": t.params / MILLION,
