@@ -218,6 +218,20 @@ def _resolve_target(model: Any, specs, batch: int, resolution: int | None, devic
     return target
 
 
+RUN_DEVICES = ("cpu", "cuda")
+
+
+def check_run_device(device: str) -> None:
+    """A device a model can really run on here (cpu, or cuda when a GPU is present)."""
+    if device not in RUN_DEVICES:
+        raise UsageError(f"unknown device {device!r}; choose from {', '.join(RUN_DEVICES)}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here")
+
+
 @dataclass
 class PreparedModel:
     """A model built with real weights on a device, and the inputs to run it with."""
@@ -246,13 +260,7 @@ def prepare(model: Any, input_shape: Any = None, *, inputs: Any = None,
     """Build ``model`` with random weights on ``device`` (cpu or cuda) and make its inputs,
     as ``analyze`` would, for running it for real (the benchmarker). Arguments as in
     ``analyze``; an ``nn.Module`` stays where its parameters live."""
-    if device not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device {device!r}; choose from cpu, cuda")
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here")
+    check_run_device(device)
     specs = _input_specs(input_shape)
     # user models are loaded on the CPU (their code may not take a device) and then moved
     build_on = "cpu" if isinstance(model, str) and device == "cuda" else device

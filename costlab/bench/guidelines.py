@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 HOLDS, REVERSED, INCONCLUSIVE = "holds", "reversed", "inconclusive"
 VERDICTS = (HOLDS, REVERSED, INCONCLUSIVE)
-DEVICES = ("cpu", "cuda")
 SCALES = (1, 2, 4)
 # Whose channel counts a device runs by default: the paper's ARM column on a CPU (its ARM
 # runs were single-threaded, images/s), its GPU column on a GPU (batches/s).
@@ -293,16 +292,6 @@ def _paper_speed(guideline: str, setting: str, platform: str, scale: int) -> flo
         return None
 
 
-def check_device(device: str) -> None:
-    if device not in DEVICES:
-        raise UsageError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here")
-
-
 def _explanation(bench: GuidelineBenchmark, variants: Sequence[VariantResult]) -> str:
     parts = []
     for v in variants[1:]:
@@ -360,7 +349,9 @@ def run_empirical(device: str = "cpu", scale: int = 1, policy: TimingPolicy | No
     """
     from costlab.bench.environment import capture
 
-    check_device(device)
+    from costlab.api import check_run_device
+
+    check_run_device(device)  # before building anything
     if scale not in SCALES:
         raise UsageError(f"--scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
     platform = platform or DEFAULT_PLATFORM[device]

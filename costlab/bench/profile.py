@@ -69,7 +69,6 @@ COVERAGE_TOLERANCE = 0.10  # self times must add up to the measured forward with
 SCOPE_PREFIX = "costlab.module:"
 ROOT = "(root)"  # the model's own forward, outside any child module
 DEFAULT_ITERS = 20  # rounds of one plain and one profiled forward, at least
-PROFILE_DEVICES = ("cpu", "cuda")
 
 
 def profile_category(record: "OpRecord") -> str:
@@ -514,11 +513,9 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
     """
     from dataclasses import replace
 
-    from costlab.api import analyze, prepare
+    from costlab.api import analyze, check_run_device, prepare
 
-    if device not in PROFILE_DEVICES:
-        raise UsageError(f"unknown device {device!r} for profile; choose from "
-                         f"{', '.join(PROFILE_DEVICES)}")
+    check_run_device(device)
     if iters is not None and iters < 1:
         raise UsageError(f"--iters must be >= 1, got {iters}")
     if depth < 1:
