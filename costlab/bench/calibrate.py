@@ -17,6 +17,7 @@ from typing import Any
 from typing import Callable
 
 from costlab.bench.environment import capture
+from costlab.bench.stats import summarize
 from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved
 from costlab.hardware import HardwareProfile
 
@@ -51,13 +52,12 @@ class Calibration:
 
     gflops: float  # fp32 matmul, 10^9 FLOP/s
     bandwidth_gbs: float  # copy, (read + written) 10^9 bytes/s
-    overhead_s: float  # one tiny op
+    overhead_s: float  # one tiny op: the median of a batch of them, per op
     threads: int
     matmul_n: int
     matmul_median_s: float
     copy_bytes: int
     copy_median_s: float
-    tiny_op_median_s: float
     samples: dict[str, int]  # timed calls per benchmark
     machine: str
     environment: dict[str, Any]  # costlab.bench.environment.capture(), as a dict
@@ -82,20 +82,13 @@ class Calibration:
                 "threads": self.threads, "matmul_n": self.matmul_n,
                 "matmul_median_s": self.matmul_median_s, "copy_bytes": self.copy_bytes,
                 "copy_median_s": self.copy_median_s,
-                "tiny_op_median_s": self.tiny_op_median_s, "samples": dict(self.samples),
+                "samples": dict(self.samples),
                 "torch": self.torch_version, "date": self.date, "quick": self.quick,
                 "environment": dict(self.environment)})
 
 
 def _threads(count: int) -> str:
     return f"{count} thread" + ("" if count == 1 else "s")
-
-
-def _median_s(samples_ns: list[int]) -> float:
-    ordered = sorted(samples_ns)
-    mid = len(ordered) // 2
-    middle = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    return middle / 1e9
 
 
 def _benchmarks(plan: CalibrationPlan) -> dict[str, Callable[[], object]]:
@@ -133,7 +126,7 @@ def calibrate(quick: bool = False, progress: Callable[[str], None] | None = None
             if progress is not None:
                 progress(STEPS[name])
             timing = time_interleaved([fn], plan.policy).timings[0]
-            medians[name] = _median_s(timing.samples_ns)
+            medians[name] = summarize(timing.samples_ns).median_ms / 1e3
             samples[name] = len(timing.samples_ns)
     env = capture()
     return Calibration(
@@ -142,7 +135,7 @@ def calibrate(quick: bool = False, progress: Callable[[str], None] | None = None
         overhead_s=medians["tiny"] / TINY_BATCH, threads=torch.get_num_threads(),
         matmul_n=plan.matmul_n, matmul_median_s=medians["matmul"],
         copy_bytes=plan.copy_bytes, copy_median_s=medians["copy"],
-        tiny_op_median_s=medians["tiny"] / TINY_BATCH, samples=samples,
+        samples=samples,
         machine=f"{env.cpu} ({env.arch}, {env.cpu_capability}), {env.cores_available} of "
                 f"{env.logical_cpus} cores available", environment=env.to_dict(),
         torch_version=torch.__version__,
