@@ -395,7 +395,7 @@ def bench_over_ssh(device: str, model: str, options: Mapping[str, object], *,
                            "install the same costlab version on both")
     try:
         report = BenchReport.from_dict(data)
-    except (TypeError, KeyError, ValueError) as exc:
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise CostlabError(f"cannot read the report from {target.host} ({exc}): install "
                            "the same costlab version on both") from None
     if remote_model(model)[0] is not None:

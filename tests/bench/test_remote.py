@@ -507,3 +507,17 @@ def test_bench_command_errors_are_one_line(board, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: on 127.0.0.1: unknown model 'no_such_model'")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("broken", [{"peak_memory": 5}, {"stats": None}, {"environment": {}}])
+def test_a_board_report_of_another_shape_is_one_line(monkeypatch, broken):
+    from costlab.bench import remote
+    from costlab.bench.runner import bench
+    from costlab.bench.timing import TimingPolicy
+
+    good = bench("block:conv3x3", {"input_shape": "1,8,12,12"}, memory=False,
+                 policy=TimingPolicy(0, 0, 2, 0, 30)).to_dict()
+    payload = {"kind": "bench", "reports": [{**good, **broken}]}
+    monkeypatch.setattr(remote, "run_remote_bench", lambda *a, **k: payload)
+    with pytest.raises(CostlabError, match=r"^cannot read the report from board \(.*\): install "):
+        remote.bench_over_ssh("ssh://pi@board", "block:conv3x3", {}, client=object())
