@@ -28,11 +28,10 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from costlab.analysis import formulas
+from costlab.analysis import formulas, graph
 from costlab.analysis.records import OpRecord, Shape
 
 IN_PLACE_CATEGORIES = frozenset({formulas.NORM, formulas.ACTIVATION})
-MODEL_INPUT = -1
 
 
 def spatial_size(shape: Shape) -> tuple[int, int]:
@@ -68,14 +67,11 @@ def _first_output(record: OpRecord) -> Shape | None:
 def _canonical_buffers(records: Sequence[OpRecord]) -> list[int]:
     """For each op, the op whose output buffer it writes: itself, or for an in-place
     unary op, the buffer of its input (followed back through chains of such ops)."""
-    readers: dict[int, int] = {}
-    for r in records:
-        for s in set(r.sources):
-            readers[s] = readers.get(s, 0) + 1
+    succ = graph.successors(records)
     owner = list(range(len(records)))
     for r in records:
         if r.category in IN_PLACE_CATEGORIES and len(r.sources) == 1 \
-                and r.sources[0] != MODEL_INPUT and readers.get(r.sources[0]) == 1 \
+                and graph.sole_consumer(succ, r.sources[0], r.index) \
                 and _first_output(r) == _first_output(records[r.sources[0]]):
             owner[r.index] = owner[r.sources[0]]
     return owner
@@ -98,9 +94,9 @@ def live_bytes_per_op(records: Sequence[OpRecord], itemsize: int = 2) -> list[in
             birth[buffer] = r.index
         death[buffer] = max(death.get(buffer, r.index), r.index)
         for s, shape_in in zip(r.sources, r.input_shapes):
-            if s == MODEL_INPUT:
+            if s == graph.INPUT:
                 # a model input (or a constant): alive from the start to its last reader
-                key = (MODEL_INPUT, shape_in)
+                key = (graph.INPUT, shape_in)
                 size.setdefault(key, math.prod(shape_in) * itemsize)
                 birth[key] = 0
                 death[key] = max(death.get(key, 0), r.index)
