@@ -148,7 +148,8 @@ def _out_numel(out: Any) -> int:
     return numel(t.shape) if t is not None and hasattr(t, "shape") else 0
 
 
-def _arg(args: Sequence[Any], kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+def op_arg(args: Sequence[Any], kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    """An aten op's argument, given by position or by name."""
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
@@ -222,12 +223,12 @@ def _conv_op(transposed: bool, dilation_at: int) -> Formula:
 
     def formula(args, kwargs, out) -> OpCost:
         x, w = args[0], args[1]
-        bias = _arg(args, kwargs, 2, "bias")
+        bias = op_arg(args, kwargs, 2, "bias")
         return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
-                         transposed=transposed, groups=int(_arg(args, kwargs, 6, "groups", 1)),
-                         stride=_arg(args, kwargs, 3, "stride"),
-                         padding=_arg(args, kwargs, 4, "padding"),
-                         dilation=_arg(args, kwargs, dilation_at, "dilation"))
+                         transposed=transposed, groups=int(op_arg(args, kwargs, 6, "groups", 1)),
+                         stride=op_arg(args, kwargs, 3, "stride"),
+                         padding=op_arg(args, kwargs, 4, "padding"),
+                         dilation=op_arg(args, kwargs, dilation_at, "dilation"))
 
     return formula
 
@@ -295,7 +296,7 @@ def _dot(args, kwargs, out) -> OpCost:
 @register("linear", "MACs = input elements x out_features; FLOPs = 2 x MACs + bias adds")
 def _linear(args, kwargs, out) -> OpCost:
     x, w = args[0].shape, args[1].shape
-    bias = _arg(args, kwargs, 2, "bias")
+    bias = op_arg(args, kwargs, 2, "bias")
     macs = numel(x) * (w[0] if len(w) == 2 else 1)
     return OpCost(macs, 2 * macs + (_out_numel(out) if bias is not None else 0), MATMUL)
 
@@ -350,8 +351,8 @@ def _attention_kernel(causal_at: int, mask_at: int | None = None, mask_name: str
     (positional index, or keyword name for keyword-only arguments)."""
 
     def formula(args, kwargs, out) -> OpCost:
-        mask = _arg(args, kwargs, mask_at, mask_name) if mask_at is not None else None
-        causal = bool(_arg(args, kwargs, causal_at, causal_name, False))
+        mask = op_arg(args, kwargs, mask_at, mask_name) if mask_at is not None else None
+        causal = bool(op_arg(args, kwargs, causal_at, causal_name, False))
         return attention_cost(args[0].shape, args[1].shape, args[2].shape, causal=causal,
                               has_mask=mask is not None, heads_last=heads_last)
 
@@ -388,8 +389,8 @@ _NORM_DOC = ("per element: 2 to normalize, +2 with affine scale and shift, +4 wh
 @register(["native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_functional",
            "cudnn_batch_norm", "miopen_batch_norm", "batch_norm"], _NORM_DOC)
 def _batch_norm(args, kwargs, out) -> OpCost:
-    training = bool(_arg(args, kwargs, 5, "training", False))
-    affine = _arg(args, kwargs, 1, "weight") is not None
+    training = bool(op_arg(args, kwargs, 5, "training", False))
+    affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=training, affine=affine)
     # in eval the saved-statistics outputs are empty on CPU but sized on meta: not written
     return OpCost(0, flops, NORM, None, None, None if training else 1)
@@ -397,33 +398,33 @@ def _batch_norm(args, kwargs, out) -> OpCost:
 
 @register("_native_batch_norm_legit_no_training", _NORM_DOC)
 def _batch_norm_eval(args, kwargs, out) -> OpCost:
-    affine = _arg(args, kwargs, 1, "weight") is not None
+    affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=False, affine=affine)
     return OpCost(0, flops, NORM, None, None, 1)
 
 
 @register(["native_layer_norm", "layer_norm"], _NORM_DOC)
 def _layer_norm(args, kwargs, out) -> OpCost:
-    affine = _arg(args, kwargs, 2, "weight") is not None
+    affine = op_arg(args, kwargs, 2, "weight") is not None
     return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
 
 
 @register("native_group_norm", _NORM_DOC)
 def _group_norm(args, kwargs, out) -> OpCost:
-    affine = _arg(args, kwargs, 1, "weight") is not None
+    affine = op_arg(args, kwargs, 1, "weight") is not None
     return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
 
 
 @register("group_norm", _NORM_DOC)
 def _group_norm_composite(args, kwargs, out) -> OpCost:
-    affine = _arg(args, kwargs, 2, "weight") is not None
+    affine = op_arg(args, kwargs, 2, "weight") is not None
     return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
 
 
 @register(["rms_norm", "_fused_rms_norm"],
           "per element: square, mean, multiply by 1/rms (3), +1 with a weight")
 def _rms_norm(args, kwargs, out) -> OpCost:
-    weight = _arg(args, kwargs, 2, "weight")
+    weight = op_arg(args, kwargs, 2, "weight")
     return OpCost(0, numel(args[0].shape) * (3 + (1 if weight is not None else 0)), NORM)
 
 
@@ -444,7 +445,7 @@ register_pointwise(["log_sigmoid_forward"], 4, ACTIVATION)
 
 @register(["gelu", "gelu_"], "5 FLOPs per element with erf; 9 with the tanh approximation")
 def _gelu(args, kwargs, out) -> OpCost:
-    approximate = _arg(args, kwargs, 1, "approximate", "none")
+    approximate = op_arg(args, kwargs, 1, "approximate", "none")
     return OpCost(0, (9 if approximate == "tanh" else 5) * _out_numel(out), ACTIVATION)
 
 

@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from costlab.analysis.formulas import op_arg
+
 aten = torch.ops.aten
 Tensor = torch.Tensor
 MetaKernel = Callable[[Sequence[Any], dict], Any]
@@ -98,10 +100,6 @@ def _empty(shape: Sequence[int], like: Tensor, dtype: torch.dtype | None = None)
 
 def _is_meta_float(t: Any) -> bool:
     return isinstance(t, Tensor) and t.is_meta and t.dtype.is_floating_point
-
-
-def _arg(args, kwargs, index: int, name: str, default: Any) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name, default)
 
 
 def _broadcast(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
@@ -217,7 +215,7 @@ def _batch_norm_outputs(args, training: bool) -> tuple[Tensor, Tensor, Tensor] |
 
 def _batch_norm(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
     """native_batch_norm / _native_batch_norm_legit (..., training, momentum, eps)."""
-    return _batch_norm_outputs(args, bool(_arg(args, kwargs, 5, "training", False)))
+    return _batch_norm_outputs(args, bool(op_arg(args, kwargs, 5, "training", False)))
 
 
 def _batch_norm_eval(args, kwargs) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -329,10 +327,10 @@ def _pooled_shape(x: Tensor, kernel, stride, padding, dilation, ceil_mode):
 
 def _max_pool2d(args, kwargs) -> tuple[Tensor, Tensor] | None:
     x = args[0]
-    shape = _pooled_shape(x, args[1], _arg(args, kwargs, 2, "stride", ()),
-                          _arg(args, kwargs, 3, "padding", (0,)),
-                          _arg(args, kwargs, 4, "dilation", (1,)),
-                          _arg(args, kwargs, 5, "ceil_mode", False))
+    shape = _pooled_shape(x, args[1], op_arg(args, kwargs, 2, "stride", ()),
+                          op_arg(args, kwargs, 3, "padding", (0,)),
+                          op_arg(args, kwargs, 4, "dilation", (1,)),
+                          op_arg(args, kwargs, 5, "ceil_mode", False))
     if shape is None:
         return None
     return _empty(shape, x), _empty(shape, x, torch.int64)
@@ -340,11 +338,11 @@ def _max_pool2d(args, kwargs) -> tuple[Tensor, Tensor] | None:
 
 def _avg_pool2d(args, kwargs) -> Tensor | None:
     x = args[0]
-    if _arg(args, kwargs, 6, "divisor_override", None) == 0:
+    if op_arg(args, kwargs, 6, "divisor_override", None) == 0:
         return None
-    shape = _pooled_shape(x, args[1], _arg(args, kwargs, 2, "stride", ()),
-                          _arg(args, kwargs, 3, "padding", (0,)), (1,),
-                          _arg(args, kwargs, 4, "ceil_mode", False))
+    shape = _pooled_shape(x, args[1], op_arg(args, kwargs, 2, "stride", ()),
+                          op_arg(args, kwargs, 3, "padding", (0,)), (1,),
+                          op_arg(args, kwargs, 4, "ceil_mode", False))
     return None if shape is None else _empty(shape, x)
 
 
@@ -361,9 +359,9 @@ def _adaptive_avg_pool2d(args, kwargs) -> Tensor | None:
 def _reduce_dims(args, kwargs) -> Tensor | None:
     """mean.dim / sum.dim_IntList (x, dim, keepdim=False, dtype=None)."""
     x, dims = args[0], args[1]
-    keepdim = _arg(args, kwargs, 2, "keepdim", False)
+    keepdim = op_arg(args, kwargs, 2, "keepdim", False)
     if (not _is_meta_float(x) or not is_row_major(x) or not dims
-            or _arg(args, kwargs, 3, "dtype", None) is not None):
+            or op_arg(args, kwargs, 3, "dtype", None) is not None):
         return None
     ndim = x.dim()
     reduced = {d % ndim for d in dims if -ndim <= d < ndim}
@@ -410,7 +408,7 @@ def _bmm(args, kwargs) -> Tensor | None:
 
 def _cat(args, kwargs) -> Tensor | None:
     tensors = args[0]
-    dim = _arg(args, kwargs, 1, "dim", 0)
+    dim = op_arg(args, kwargs, 1, "dim", 0)
     if not tensors or not all(_is_meta_float(t) for t in tensors):
         return None
     first = tensors[0]

@@ -8,20 +8,6 @@ import torch
 from torch import nn
 
 
-def count_params(model: nn.Module) -> int:
-    # parameters() already yields each Parameter object once, however often it is shared
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_buffers(model: nn.Module) -> int:
-    return sum(b.numel() for b in model.buffers())
-
-
-def module_tree(model: nn.Module) -> dict[str, tuple[str, int]]:
-    """path -> (module type, unique parameter elements in it and its children)."""
-    return index_modules(model).tree()
-
-
 def _ancestors(path: str) -> list[str]:
     """``a.b.c`` -> ["", "a", "a.b", "a.b.c"]: the module and every module above it."""
     if not path:
@@ -82,4 +68,4 @@ def index_modules(model: nn.Module) -> ModuleIndex:
     return ModuleIndex(paths, params, list(buffers.values()), owners)
 
 
-__all__ = ["ModuleIndex", "count_buffers", "count_params", "index_modules", "module_tree"]
+__all__ = ["ModuleIndex", "index_modules"]
