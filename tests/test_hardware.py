@@ -71,6 +71,8 @@ def test_user_file_round_trips(tmp_path):
      "bandwidth_gbs must be > 0"),
     ({"name": "x", "peak_gflops": {"float32": 1}, "bandwidth_gbs": 1, "overhead_s": -1},
      "overhead_s must be >= 0"),
+    ({"name": "x", "peak_gflops": {"float32": 1}, "bandwidth_gbs": 1, "overhead_s": 0,
+      "measured": 5}, "measured must be an object"),
     ([1, 2], "is a JSON object"),
 ])
 def test_bad_user_files(tmp_path, data, message):
@@ -87,3 +89,7 @@ def test_missing_and_malformed_files(tmp_path):
     broken.write_text("{not json")
     with pytest.raises(UsageError, match="is not valid JSON"):
         load_profile(str(broken))
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(UsageError, match="not a text"):
+        load_profile(str(binary))

@@ -87,6 +87,9 @@ def profile_from_dict(data: Any, origin: str) -> HardwareProfile:
         raise UsageError(f"{origin}: overhead_s must be a number, got {overhead!r}") from None
     if not math.isfinite(overhead) or overhead < 0:
         raise UsageError(f"{origin}: overhead_s must be >= 0, got {data['overhead_s']!r}")
+    measured = data.get("measured") or {}
+    if not isinstance(measured, dict):
+        raise UsageError(f"{origin}: measured must be an object, got {measured!r}")
     return HardwareProfile(
         name=str(data["name"]), description=str(data.get("description", "")),
         kind=str(data.get("kind", "cpu")),
@@ -94,7 +97,7 @@ def profile_from_dict(data: Any, origin: str) -> HardwareProfile:
                      for k, v in peaks.items()},
         bandwidth_gbs=_positive(data["bandwidth_gbs"], "bandwidth_gbs", origin),
         overhead_s=overhead, source=str(data.get("source", "")),
-        measured=dict(data.get("measured") or {}))
+        measured=dict(measured))
 
 
 def packaged_names() -> list[str]:
@@ -124,6 +127,9 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             data = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read hardware profile {text}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"cannot read hardware profile {text}: not a text (JSON) file") \
+                from None
         return profile_from_dict(_read_json(data, text), text)
     raise UsageError(f"unknown hardware profile {text!r}; known: {', '.join(packaged_names())} "
                      "(or a JSON file, e.g. from `costlab calibrate`)")
