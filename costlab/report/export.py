@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from costlab import SCHEMA_VERSION, __version__, conventions
 from costlab.errors import UsageError
@@ -44,22 +45,33 @@ def check_writable(output: str) -> None:
         raise UsageError(f"cannot write {output}: permission denied")
 
 
-def write_atomic(output: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``output`` and rename it into place, so a
-    failure never leaves a half-written file."""
+@contextlib.contextmanager
+def atomic_path(output: str) -> Iterator[str]:
+    """A temporary path beside ``output`` to write to; renamed into place when the block
+    succeeds, removed when it fails, so a failure never leaves a half-written file. The file
+    gets the usual permissions (0666 less the umask), not mkstemp's private 0600."""
     check_writable(output)
     target = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
+                               dir=target.parent or ".")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def write_atomic(output: str, text: str) -> None:
+    """Write ``text`` to ``output`` atomically (see ``atomic_path``)."""
+    with atomic_path(output) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
 
 
 def _markdown(frame: "pd.DataFrame") -> str:

@@ -9,8 +9,6 @@ looking at pixels.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -48,19 +46,16 @@ def check_plot_path(path: str) -> None:
 
 
 def save_figure(figure: Any, path: str) -> None:
-    """Save to a temporary file beside ``path`` and rename it into place; close the figure."""
+    """Save atomically (``export.atomic_path``) in the format of ``path``'s suffix; close the
+    figure either way."""
+    from costlab.report.export import atomic_path
+
     check_plot_path(path)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
-                               dir=target.parent or ".")
-    os.close(fd)
     try:
-        figure.savefig(tmp, format=target.suffix[1:].lower(), dpi=120, bbox_inches="tight")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=Path(path).suffix[1:].lower(), dpi=120,
+                           bbox_inches="tight")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         _pyplot().close(figure)
 
 

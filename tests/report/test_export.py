@@ -70,3 +70,19 @@ def test_uncounted_ops_reach_every_format():
     assert payload["totals"]["partial"] is True
     csv = export.analysis_text(cost, "csv", depth=1)
     assert "no formula: uncounted" in csv
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from costlab.report.export import write_atomic
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "out.md"
+        write_atomic(str(path), "text")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0o600
+        assert path.read_text() == "text" and list(tmp_path.iterdir()) == [path]
+    finally:
+        os.umask(umask)
