@@ -36,7 +36,6 @@ import io
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -200,13 +199,12 @@ def make_tool(tool: str, subject: Subject) -> Callable[[], Any]:
 # ------------------------------------------------------------------- peak RSS (child)
 
 def _status_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (peak) of this process, in MB. VmHWM rather than ru_maxrss:
-    Linux carries ru_maxrss over from the forking parent across exec."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """VmRSS (now) or VmHWM (peak) of this process, in MB (10^6 bytes). VmHWM rather than
+    ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec."""
+    from costlab.bench.memory import maxrss_mb, status_mb
+
+    value = status_mb(field)
+    return maxrss_mb() if value is None else value
 
 
 def child(tool: str, name: str, threads: int) -> None:

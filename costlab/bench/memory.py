@@ -31,7 +31,7 @@ class PeakMemory:
         return {**asdict(self), "model_mb": self.model_mb}
 
 
-def _status_mb(field: str) -> float | None:
+def status_mb(field: str) -> float | None:
     """A ``VmRSS``/``VmHWM`` line of /proc/self/status in MB (Linux), else None."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
@@ -54,7 +54,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def _maxrss_mb() -> float:
+def maxrss_mb() -> float:
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -106,10 +106,10 @@ def _probe() -> None:
 
     from costlab.bench.runner import ready_model
 
-    if _reset_peak() and _status_mb("VmRSS") is not None:
-        baseline, peak = _status_mb("VmRSS"), lambda: _status_mb("VmHWM")
+    if _reset_peak() and status_mb("VmRSS") is not None:
+        baseline, peak = status_mb("VmRSS"), lambda: status_mb("VmHWM")
     else:  # no resettable mark: the peak includes importing torch
-        baseline, peak = _maxrss_mb(), _maxrss_mb
+        baseline, peak = maxrss_mb(), maxrss_mb
     prepared = ready_model(**request)
     with torch.inference_mode():
         for _ in range(3):
