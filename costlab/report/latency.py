@@ -48,11 +48,22 @@ def bench_frame(reports: Sequence["BenchReport"]) -> "pd.DataFrame":
     return pd.DataFrame(bench_rows(reports), columns=BENCH_COLUMNS)
 
 
-def ratio_rows(comparison: "LatencyComparison") -> list[dict[str, Any]]:
-    return [{"model": r.model, "median_ms": r.stats.median_ms,
-             "latency_ratio": q.ratio, "ratio_ci_low": q.ci_low, "ratio_ci_high": q.ci_high,
-             "verdict": "baseline" if i == 0 else q.verdict}
-            for i, (r, q) in enumerate(zip(comparison.reports, comparison.ratios))]
+LATENCY_COLUMNS = ["latency_median_ms", "latency_ci_low_ms", "latency_ci_high_ms",
+                   "latency_iqr_over_median", "latency_ratio", "latency_ratio_ci_low",
+                   "latency_ratio_ci_high", "latency_verdict"]
+
+
+def latency_cells(comparison: "LatencyComparison | None", index: int) -> dict[str, Any]:
+    """The latency columns of one timed model: median, its CI and spread, its ratio to the
+    first model with that ratio's CI and verdict. Empty when latency was not measured."""
+    if comparison is None:
+        return {}
+    stats = comparison.reports[index].stats
+    ratio = comparison.ratios[index]
+    return dict(zip(LATENCY_COLUMNS, (
+        stats.median_ms, stats.ci_low_ms, stats.ci_high_ms, stats.iqr_over_median,
+        ratio.ratio, ratio.ci_low, ratio.ci_high,
+        "baseline" if index == 0 else ratio.verdict)))
 
 
 def _notes(reports: Sequence["BenchReport"]) -> list[str]:
@@ -121,11 +132,13 @@ def render_latency_comparison(comparison: "LatencyComparison", console: Console)
                   caption=conventions.LATENCY, caption_justify="left")
     for col in ("model", "median ms", "95% CI", "latency x", "ratio 95% CI", "verdict"):
         table.add_column(col, justify="left" if col in ("model", "verdict") else "right")
-    for row, r in zip(ratio_rows(comparison), comparison.reports):
-        table.add_row(row["model"], _ms(row["median_ms"]),
-                      f"{_ms(r.stats.ci_low_ms)}-{_ms(r.stats.ci_high_ms)}",
+    for i, report in enumerate(comparison.reports):
+        row = latency_cells(comparison, i)
+        table.add_row(report.model, _ms(row["latency_median_ms"]),
+                      f"{_ms(row['latency_ci_low_ms'])}-{_ms(row['latency_ci_high_ms'])}",
                       f"{row['latency_ratio']:.2f}x",
-                      f"{row['ratio_ci_low']:.2f}-{row['ratio_ci_high']:.2f}", row["verdict"])
+                      f"{row['latency_ratio_ci_low']:.2f}-{row['latency_ratio_ci_high']:.2f}",
+                      row["latency_verdict"])
     console.print(table)
     for line in comparison.summary_lines():
         console.print(line, markup=False)

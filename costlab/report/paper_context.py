@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab import __version__, conventions
-from costlab.analysis.aggregate import shapes_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,9 +125,8 @@ class ReportContext:
             from costlab.bench.environment import capture
             from costlab.bench.timing import torch_threads
 
-            with torch_threads(self.threads) as used:
-                self._environment = capture("cpu")
-            self._environment.threads = used
+            with torch_threads(self.threads):
+                self._environment = capture("cpu")  # inside: it reads the thread count
         return self._environment
 
     def policy_text(self) -> str:
@@ -176,44 +174,9 @@ def markdown_table(frame: "pd.DataFrame", left: int = 1) -> str:
     return frame.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
-def counts(cost: "ModelCost") -> dict[str, Any]:
-    """A model's input and totals in the reports' units (M, MB)."""
-    t = cost.total
-    return {"input": shapes_text(cost.info.input_shapes),
-            "macs_m": t.macs / MILLION, "flops_m": t.flops / MILLION,
-            "params_m": t.params / MILLION, "memory_access_mb": t.memory_access_bytes / MILLION,
-            "peak_activation_mb": t.peak_activation_bytes / MILLION}
-
-
-def published_row(setting: Setting, cost: "ModelCost"):
-    """The published numbers for this setting on the input it was analyzed with, if any."""
-    from costlab.references import lookup_for_input
-
-    return lookup_for_input(setting.model, cost.info.knobs, cost.info.input_shapes)
-
-
 def markdown(report: PaperReport, context: ReportContext) -> str:
     return "\n".join(context.header(report) + report.sections + [""]
                      + context.footer(report))
-
-
-def count_columns(columns: Sequence[str]) -> list[str]:
-    """The columns that do not come from timing (what the staleness test compares)."""
-    return [c for c in columns if not c.startswith(LATENCY_PREFIX)]
-
-
-def latency_cells(comparison: "LatencyComparison | None", index: int) -> dict[str, Any]:
-    """The latency columns of one timed setting: median, its CI, its ratio to the first
-    setting of the group with that ratio's CI and verdict. Empty when latency is off."""
-    if comparison is None:
-        return {}
-    stats = comparison.reports[index].stats
-    ratio = comparison.ratios[index]
-    return {"latency_median_ms": stats.median_ms, "latency_ci_low_ms": stats.ci_low_ms,
-            "latency_ci_high_ms": stats.ci_high_ms,
-            "latency_iqr_over_median": stats.iqr_over_median, "latency_ratio": ratio.ratio,
-            "latency_ratio_ci_low": ratio.ci_low, "latency_ratio_ci_high": ratio.ci_high,
-            "latency_verdict": "baseline" if index == 0 else ratio.verdict}
 
 
 def noisy_note(frame: "pd.DataFrame", labels: Sequence[str]) -> list[str]:

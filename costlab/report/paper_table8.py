@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from costlab.report.latency import latency_cells
 from costlab.report.paper_context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
-                                          Setting, counts, latency_cells, latency_text,
-                                          markdown_table, noisy_note, published_row, ratio_text)
+                                          Setting, latency_text,
+                                          markdown_table, noisy_note, ratio_text)
+from costlab.report.tables import published_for, totals_m
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +110,7 @@ def table8_settings(context: ReportContext) -> dict[int, list[tuple[Setting, str
 def _top1_error(setting: Setting, cost: "ModelCost", paper_row) -> tuple[float | None, str]:
     if paper_row is not None:
         return paper_row.top1_error, "Ma et al. 2018 (ShuffleNet V2), Table 8"
-    pub = published_row(setting, cost)
+    pub = published_for(cost)
     if pub is not None and pub.top1_percent is not None:
         return round(100 - pub.top1_percent, 2), pub.source
     return None, ""
@@ -129,7 +131,7 @@ def shufflenet_v2_table8(context: ReportContext) -> PaperReport:
             rows.append({
                 "budget_mflops": budget, "model": setting.model, "variant": setting.variant,
                 "paper_label": paper.label if paper else "", "selection": why,
-                **counts(cost),
+                **totals_m(cost),
                 "paper_mflops": paper.mflops if paper else None,
                 "top1_error": error, "error_source": source,
                 "paper_gpu_batches_per_s": paper.gpu_batches_per_s if paper else None,

@@ -14,11 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from costlab.report.latency import latency_cells
 from costlab.report.paper_context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
-                                          Setting, counts, latency_cells, latency_text,
-                                          markdown, markdown_table, noisy_note, published_row,
-                                          ratio_text)
+                                          Setting, latency_text,
+                                          markdown, markdown_table, noisy_note, ratio_text)
 from costlab.report.paper_table8 import shufflenet_v2_table8
+from costlab.report.tables import published_for, totals_m
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,11 +54,11 @@ def mobilenet_v1_vs_v2(context: ReportContext) -> PaperReport:
     settings = [Setting.of("mobilenet_v1"), Setting.of("mobilenet_v2")]
     costs = [context.analyze(s) for s in settings]
     timed = context.time(settings)
-    base = counts(costs[0])
+    base = totals_m(costs[0])
     rows = []
     for i, (setting, cost) in enumerate(zip(settings, costs)):
-        totals = counts(cost)
-        pub = published_row(setting, cost)
+        totals = totals_m(cost)
+        pub = published_for(cost)
         rows.append({
             "model": setting.model, **totals,
             "published_macs_m": pub.macs_millions if pub else None,
@@ -277,7 +278,7 @@ def inception_v3_factorization(context: ReportContext) -> PaperReport:
         b, a = before.total, after.total
         rows.append({
             "baseline": claim.baseline, "factorized": claim.factorized,
-            "input": counts(before)["input"],
+            "input": totals_m(before)["input"],
             "baseline_macs": b.macs, "factorized_macs": a.macs,
             "macs_saved_pct": _saving(b.macs, a.macs),
             "baseline_params": b.params, "factorized_params": a.params,
@@ -342,7 +343,7 @@ def guidelines_zoo(context: ReportContext) -> PaperReport:
         cost = context.analyze(Setting.of(name))
         result = audit(cost)
         row: dict[str, Any] = {"model": name, "family": spec.family,
-                               "input": counts(cost)["input"],
+                               "input": totals_m(cost)["input"],
                                "macs_m": cost.total.macs / MILLION}
         for r in result.results:
             key = r.guideline.lower()

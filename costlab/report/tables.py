@@ -34,6 +34,15 @@ def percent_difference(computed: float, published: float | None) -> float | None
     return 100.0 * (computed - published) / published
 
 
+def totals_m(cost: "ModelCost") -> dict[str, Any]:
+    """A model's input and totals in the tables' units: millions (M) and MB."""
+    t = cost.total
+    return {"input": shapes_text(cost.info.input_shapes),
+            "macs_m": t.macs / MILLION, "flops_m": t.flops / MILLION,
+            "params_m": t.params / MILLION, "memory_access_mb": t.memory_access_bytes / MILLION,
+            "peak_activation_mb": t.peak_activation_bytes / MILLION}
+
+
 def published_for(cost: "ModelCost"):
     from costlab.references import lookup_for_input
 
@@ -81,13 +90,8 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
         rows.append({
             "model": cost.name,
             "variant": cost.info.variant,
-            "input": shapes_text(cost.info.input_shapes),
-            "macs_m": t.macs / MILLION,
-            "flops_m": t.flops / MILLION,
-            "params_m": t.params / MILLION,
+            **totals_m(cost),
             "buffers_m": t.buffers / MILLION,
-            "memory_access_mb": t.memory_access_bytes / MILLION,
-            "peak_activation_mb": t.peak_activation_bytes / MILLION,
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
             "published_top1": pub.top1_percent if pub else None,
@@ -103,20 +107,17 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
             "published_source": pub.source if pub else "",
         })
     if comparison.latency is not None:
-        from costlab.report.latency import ratio_rows
+        from costlab.report.latency import latency_cells
 
-        for row, timed in zip(rows, ratio_rows(comparison.latency)):
-            row.update({f"latency_{k}" if not k.startswith("latency") else k: v
-                        for k, v in timed.items() if k != "model"})
+        for i, row in enumerate(rows):
+            row.update(latency_cells(comparison.latency, i))
     return rows
-
-
-LATENCY_COLUMNS = ["latency_median_ms", "latency_ratio", "latency_ratio_ci_low",
-                   "latency_ratio_ci_high", "latency_verdict"]
 
 
 def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
     import pandas as pd
+
+    from costlab.report.latency import LATENCY_COLUMNS
 
     columns = COMPARISON_COLUMNS + (LATENCY_COLUMNS if comparison.latency is not None else [])
     return pd.DataFrame(comparison_rows(comparison), columns=columns)
@@ -158,10 +159,7 @@ def sweep_rows(result) -> list[dict[str, Any]]:
         shape = cost.info.input_shapes[0]
         pub = published_for(cost)
         rows.append({
-            **point, "input": shape_text(shape), "macs_m": t.macs / MILLION,
-            "flops_m": t.flops / MILLION, "params_m": t.params / MILLION,
-            "memory_access_mb": t.memory_access_bytes / MILLION,
-            "peak_activation_mb": t.peak_activation_bytes / MILLION,
+            **point, **totals_m(cost), "input": shape_text(shape),
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
             "macs_vs_published_pct": percent_difference(
