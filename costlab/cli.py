@@ -127,6 +127,15 @@ def _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs=
     return options
 
 
+def _run_options(width, knob, resolution, input_shape, batch, kwargs=None,
+                 kwargs_inputs=None) -> dict:
+    """``_options`` for building a model to run (bench, profile): they choose the device and
+    dtype themselves."""
+    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
+                       kwargs_inputs)
+    return {k: v for k, v in options.items() if k not in ("device", "dtype")}
+
+
 def _prepare_output(fmt: Optional[str], output: Optional[str]) -> str:
     from costlab.report.export import check_writable, format_for
 
@@ -162,7 +171,7 @@ PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .sv
 
 def _check_plot(plot: Optional[str]) -> None:
     """Before any work: the figure's path can be written and matplotlib is there."""
-    if plot:
+    if plot is not None:
         from costlab.report.plots import check_plot_path
 
         check_plot_path(plot)
@@ -319,9 +328,8 @@ def bench(
             batch=batch), remote_command=remote_costlab)
     else:
         policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
-        options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
-                           kwargs_inputs)
-        options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+        options = _run_options(width, knob, resolution, input_shape, batch, kwargs,
+                               kwargs_inputs)
         with progress_bar(f"timing {model}", fmt == "table") as progress:
             report = run_bench(model, options, device=device, dtype=dtype,
                                channels_last=channels_last, threads=threads, policy=policy,
@@ -395,9 +403,7 @@ def _measured_g4(model, result, width, knob, resolution, input_shape, batch, kwa
     from costlab.bench.profile import DEPTHWISE, ELEMENTWISE, profile_model
     from costlab.report.progress import progress_bar
 
-    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
-                       kwargs_inputs)
-    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+    options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
     with progress_bar(f"profiling {model}", fmt == "table") as progress:
         report = profile_model(model, options, threads=threads, progress=progress,
                                policy=_policy(quick, None, None, None, None, None))
@@ -555,8 +561,14 @@ def calibrate(
     from costlab.report.export import check_writable, write_atomic
     from costlab.report.roofline import render_profile
 
-    if output:
+    from costlab.errors import UsageError
+
+    if output is not None:
+        if not output.lower().endswith(".json"):
+            raise UsageError(f"cannot save the profile to {output}: it is JSON, name it "
+                             "FILE.json (estimate --hardware reads it back by that suffix)")
         check_writable(output)
+
     def progress(step: str) -> None:
         typer.echo(f"measuring {step}...", err=True)
 
@@ -594,6 +606,8 @@ def report(
     if all_reports == bool(names):
         raise UsageError("name the reports to make, or give --all; reports: "
                          + ", ".join(REPORTS))
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {threads}")
     chosen = list(REPORTS) if all_reports else check_names(names)
     if not Path(out_dir).is_dir():
         raise UsageError(f"--out-dir {out_dir}: no such directory")
@@ -653,9 +667,7 @@ def profile(
     from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
-    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
-                       kwargs_inputs)
-    options = {k: v for k, v in options.items() if k not in ("device", "dtype")}
+    options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
     policy = TimingPolicy.quick() if quick else None
     with progress_bar(f"profiling {model}", fmt == "table") as progress:
         report = profile_model(model, options, device=device, threads=threads, iters=iters,

@@ -74,7 +74,15 @@ def test_calibrate_quick_round_trips_into_estimate(tmp_path):
 
 def test_calibrate_without_output_prints_json():
     profile = json.loads(ok("calibrate", "--quick"))
-    assert profile["name"] == "calibrated" and "source" in profile
+    assert profile["name"] == "calibrated" and profile["measured"]["matmul_n"] == 1024
+    assert profile["measured"]["samples"]["matmul"] >= 5  # the quick policy's minimum
+
+
+def test_calibrate_output_must_be_json_and_bad_plot_paths_fail_early(tmp_path):
+    assert "name it FILE.json" in fails("calibrate", "--quick", "-o", str(tmp_path / "p.md"),
+                                        code=2)
+    assert "must end in" in fails("analyze", "mobilenet_v1", "--plot", "", code=2)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_options_write_images(tmp_path):
