@@ -12,6 +12,7 @@ pass; they are not targets.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 
@@ -72,28 +73,29 @@ class WorkCounter:
         return local
 
 
+@contextlib.contextmanager
 def counting(counter: WorkCounter):
+    """Count calls and lines inside the block; a coverage tool's or debugger's own trace and
+    profile functions are put back after it."""
+    previous_profile, previous_trace = sys.getprofile(), sys.gettrace()
     sys.setprofile(counter)
     sys.settrace(counter.lines)
-
-
-def stop_counting():
-    sys.settrace(None)
-    sys.setprofile(None)
+    try:
+        yield counter
+    finally:
+        sys.settrace(previous_trace)
+        sys.setprofile(previous_profile)
 
 
 def analyze_counting(model: nn.Module, x: torch.Tensor) -> tuple[WorkCounter, object]:
     """The full analysis (records, bytes, edges, params, module tree), then the per-module
     roll-up and the per-layer rows, under the counter."""
     counter = WorkCounter()
-    counting(counter)
-    try:
+    with counting(counter):
         cost = build_cost(model, (x,), name="m", knobs={}, device="meta")
         module_costs(cost, 1)
         module_costs(cost, 3)
         layer_rows(cost)
-    finally:
-        stop_counting()
     return counter, cost
 
 
@@ -185,11 +187,8 @@ def test_decoder_depth_scales_linearly_end_to_end():
     counts = []
     for layers in (1, 2, 4):
         counter = WorkCounter()
-        counting(counter)
-        try:
+        with counting(counter):
             costlab.analyze("llama_70b", layers=layers, seq_len=128)
-        finally:
-            stop_counting()
         counts.append((counter.calls, counter.costlab_lines))
     for what in zip(*counts):
         assert 0.95 <= linear_growth(list(what)) <= 1.05, counts

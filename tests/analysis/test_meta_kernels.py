@@ -288,7 +288,8 @@ def test_attention_output_matches_the_math_path(gqa):
     fast = attention_output(q, k, v, gqa)
     real = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
     assert metadata(fast) == metadata(real)
-    assert attention_output(q, k, v, False) is None or not gqa
+    if gqa:  # fewer key/value heads without enable_gqa: torch raises, the kernel declines
+        assert attention_output(q, k, v, False) is None
     mask = meta(2048, 2048, dtype=torch.bool)
     assert metadata(attention_output(q, k, v, gqa, mask)) == metadata(real)
     assert attention_output(q, k, v, gqa, meta(2048, 2047, dtype=torch.bool)) is None
@@ -326,6 +327,15 @@ def test_elementwise_layouts_match_torch_at_random(pair, op):
     check(aten.neg.default, b)
 
 
+def test_elementwise_kernels_run_on_dense_tensors():
+    # check() returns False when a kernel declines; the random layouts above may be declined
+    # (then torch runs the op), but the everyday dense case must be made by the kernel
+    a, b = meta(2, 3, 4), meta(1, 3, 1)
+    for args in ((aten.add.Tensor, a, b), (aten.mul.Tensor, b, a), (aten.relu.default, a),
+                 (aten.neg.default, a)):
+        assert check(*args), args[0]
+
+
 def test_meta_analysis_imports_no_compiler_stack():
     """The first analysis in a process costs seconds if a decomposition runs: torch then
     imports sympy and torch._dynamo. The zoo's ops all have kernels, so neither loads."""
@@ -339,5 +349,9 @@ def test_meta_analysis_imports_no_compiler_stack():
 
 
 def test_tracer_uses_kernels_only_on_meta():
-    assert meta_kernels.meta_kernel(aten.relu.default) is not None
+    from costlab.analysis.tracer import TraceState
+
+    model = torch.nn.ReLU()
+    assert TraceState(model, None, on_meta=True).op_info(aten.relu.default)[3] is not None
+    assert TraceState(model, None, on_meta=False).op_info(aten.relu.default)[3] is None
     assert meta_kernels.meta_kernel(aten.view.default) is None
