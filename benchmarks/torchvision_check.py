@@ -47,7 +47,7 @@ def rows(only: set[str] | None, device: str):
             try:
                 cost = costlab.analyze(f"torchvision:{name}", (1, 3, crop, crop),
                                        model_kwargs=kwargs, device=device)
-            except costlab.errors.CostlabError as exc:
+            except costlab.core.errors.CostlabError as exc:
                 yield name, crop, meta["_ops"], None, meta["num_params"], None, str(exc)
                 continue
             seconds = time.perf_counter() - start

@@ -6,13 +6,14 @@ Nothing here imports torch at module level, so ``costlab --help`` stays fast.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import wraps
 from typing import Callable, List, Optional
 
 import typer
 
-from costlab.errors import CostlabError
+from costlab.core.errors import CostlabError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,6 +27,23 @@ app = typer.Typer(
 _state = {"debug": False}
 
 FORMAT_HELP = "table, csv, md or json (default: from -o's suffix, else table)"
+
+
+# The library's errors name its arguments; on the command line the flags say the same.
+_FLAG_FOR_ARGUMENT = (
+    (re.compile(r"\binput_shape\b"), "--input"),
+    (re.compile(r"\bmodel_kwargs\b"), "--kwargs"),
+    (re.compile(r"\binput_kwargs\b"), "--kwargs-inputs"),
+    (re.compile(r"\bdevice=(?=\w)"), "--device "),
+    (re.compile(r"^(iters|depth|threads) must be"), r"--\1 must be"),
+)
+
+
+def in_flag_words(message: str) -> str:
+    """A library error in the CLI's words: ``input_shape`` -> ``--input``."""
+    for pattern, flag in _FLAG_FOR_ARGUMENT:
+        message = pattern.sub(flag, message)
+    return message
 
 
 def _fail(message: str, code: int) -> None:
@@ -43,7 +61,7 @@ def _guarded(command: Callable) -> Callable:
         except CostlabError as exc:
             if _state["debug"]:
                 raise
-            _fail(str(exc), exc.exit_code)
+            _fail(in_flag_words(str(exc)), exc.exit_code)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # anything else is a bug or an odd model: still one line
@@ -77,7 +95,7 @@ def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Opti
 
 
 def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     values: dict = {}
     for item in knob or []:
@@ -93,7 +111,7 @@ def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
 def _json_object(text: Optional[str], option: str) -> dict:
     import json
 
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     if text is None:
         return {}
@@ -109,7 +127,7 @@ def _json_object(text: Optional[str], option: str) -> dict:
 
 def _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs=None,
              kwargs_inputs=None) -> dict:
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     options = dict(_knobs(width, knob))
     options.update(batch=batch, resolution=resolution, dtype=dtype, device=device)
@@ -223,7 +241,7 @@ def analyze(
     """Per-module and per-layer costs of one model."""
     _check_plot(plot)
     from costlab.api import analyze as run_analysis
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
     from costlab.report.export import analysis_text
     from costlab.report.render import render_analysis
 
@@ -384,7 +402,7 @@ def compare(
 def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[str],
                           output: Optional[str]) -> None:
     """Time the paper's four micro-benchmarks here and judge each guideline."""
-    from costlab.bench.guidelines import run_empirical
+    from costlab.workflows.empirical import run_empirical
     from costlab.bench.timing import TimingPolicy
     from costlab.report.empirical import empirical_text, render_empirical
     from costlab.report.progress import progress_bar
@@ -400,7 +418,8 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[st
 def _measured_g4(model, result, width, knob, resolution, input_shape, batch, kwargs,
                  kwargs_inputs, threads, quick, fmt):
     from costlab.analysis.guidelines import with_measured_g4
-    from costlab.bench.profile import DEPTHWISE, ELEMENTWISE, profile_model
+    from costlab.bench.profile import DEPTHWISE, ELEMENTWISE
+    from costlab.workflows.profile import profile_model
     from costlab.report.progress import progress_bar
 
     options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
@@ -445,7 +464,7 @@ def guidelines(
     or, with --empirical, time the paper's own experiments on this machine."""
     from costlab.analysis.guidelines import audit
     from costlab.api import analyze as run_analysis
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
     from costlab.report.export import guidelines_text
     from costlab.report.render import render_guidelines
 
@@ -523,7 +542,7 @@ def estimate(
     memory- or overhead-bound. An estimate, not a measurement."""
     from costlab.analysis.roofline import estimate as roofline_estimate
     from costlab.api import analyze as run_analysis
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
     from costlab.report.roofline import estimate_text, render_estimate
@@ -561,7 +580,7 @@ def calibrate(
     from costlab.report.export import check_writable, write_atomic
     from costlab.report.roofline import render_profile
 
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     if output is not None:
         if not output.lower().endswith(".json"):
@@ -598,10 +617,10 @@ def report(
     the G1-G4 audit of the zoo."""
     from pathlib import Path
 
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
     from costlab.report.export import check_writable
-    from costlab.report.paper_context import ReportContext
-    from costlab.report.papers import REPORTS, check_names, write_report
+    from costlab.workflows.papers.context import ReportContext
+    from costlab.workflows.papers.reports import REPORTS, check_names, write_report
 
     if all_reports == bool(names):
         raise UsageError("name the reports to make, or give --all; reports: "
@@ -630,7 +649,7 @@ def report(
 def formulas(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) -> None:
     """What each op is counted as (the conventions, op by op)."""
     from costlab.analysis.formulas import formula_frame
-    from costlab.conventions import caption
+    from costlab.core.conventions import caption
     from costlab.report.export import frame_text
     from costlab.report.render import render_frame
 
@@ -661,7 +680,7 @@ def profile(
 ) -> None:
     """Where the forward time goes: measured time by op category (ShuffleNet V2's Figure 2)
     and by module, beside each one's share of FLOPs and memory access."""
-    from costlab.bench.profile import profile_model
+    from costlab.workflows.profile import profile_model
     from costlab.bench.timing import TimingPolicy
     from costlab.report.profile import profile_text, render_profile
     from costlab.report.progress import progress_bar

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.hardware import STORAGE_DTYPE, load_all, load_profile, packaged_names
 
 EXPECTED = ["apple_m1_pcore", "cortex_a76_phone", "desktop_zen4_core", "nvidia_a100",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, strategies as st
 
 from costlab.api import parse_shape
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 
 @given(st.text(max_size=30))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from costlab.analysis import formulas
-from costlab.errors import CostlabError
+from costlab.core.errors import CostlabError
 
 if TYPE_CHECKING:
     import pandas as pd

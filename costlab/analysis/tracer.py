@@ -36,7 +36,7 @@ from torch.utils._pytree import tree_leaves
 from costlab.analysis import formulas, meta_kernels
 from costlab.analysis.params import ModuleIndex, index_modules
 from costlab.analysis.records import OpRecord, UncountedOp
-from costlab.errors import ForwardError
+from costlab.core.errors import ForwardError
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
 _SDPA_ENTRY = formulas.lookup(torch.ops.aten.scaled_dot_product_attention)

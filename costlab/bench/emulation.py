@@ -12,7 +12,7 @@ import platform
 import subprocess
 from typing import Mapping
 
-from costlab.errors import CostlabError
+from costlab.core.errors import CostlabError
 
 
 def refuse_under_emulation() -> None:

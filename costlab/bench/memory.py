@@ -78,7 +78,7 @@ def cuda_peak(run: Any) -> PeakMemory:
 def cpu_peak_in_subprocess(request: dict, timeout: float = 600) -> PeakMemory | None:
     """Peak RSS of a fresh process that runs the model described by ``request``.
 
-    ``request`` holds JSON-able arguments of ``runner.ready_model``; None when the model
+    ``request`` holds JSON-able arguments of ``ready.ready_model``; None when the model
     cannot be described that way (an nn.Module object) or the subprocess fails.
     """
     try:
@@ -104,7 +104,7 @@ def _probe() -> None:
     request = json.loads(sys.stdin.read())
     import torch  # noqa: F401  (part of the baseline)
 
-    from costlab.bench.runner import ready_model
+    from costlab.bench.ready import ready_model
 
     if _reset_peak() and status_mb("VmRSS") is not None:
         baseline, peak = status_mb("VmRSS"), lambda: status_mb("VmHWM")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from costlab.errors import CostlabError, UsageError
+from costlab.core.errors import CostlabError, UsageError
 
 SSH_SCHEME = "ssh://"
 

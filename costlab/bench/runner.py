@@ -16,39 +16,9 @@ from costlab.bench.memory import PeakMemory, cpu_peak_in_subprocess, cuda_peak
 from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
 from costlab.bench.timing import (Progress, TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
-from costlab.errors import UsageError
+from costlab.bench.ready import ready_model
 
-BENCH_DTYPES = ("float32", "float16", "bfloat16")
 SCHEMA_VERSION = 1
-
-
-def ready_model(model: Any, options: dict[str, Any] | None = None, device: str = "cpu",
-                dtype: str = "float32", channels_last: bool = False):
-    """``api.prepare`` plus the benchmark's dtype and memory format, inputs included."""
-    import torch
-
-    from costlab.api import prepare
-
-    if dtype not in BENCH_DTYPES:
-        raise UsageError(f"unknown benchmark dtype {dtype!r}; choose from "
-                         f"{', '.join(BENCH_DTYPES)}")
-    prepared = prepare(model, device=device, **(options or {}))
-    torch_dtype = getattr(torch, dtype)
-
-    def convert(x: Any) -> Any:
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
-            x = x.to(torch_dtype)
-            if channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    if dtype != "float32":
-        prepared.module = prepared.module.to(torch_dtype)
-    if channels_last:
-        prepared.module = prepared.module.to(memory_format=torch.channels_last)
-    prepared.args = tuple(convert(a) for a in prepared.args)
-    prepared.kwargs = {k: convert(v) for k, v in prepared.kwargs.items()}
-    return prepared
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def torch_threads(threads: int | None) -> Iterator[int]:
     previous = torch.get_num_threads()
     if threads is not None:
         if threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {threads}")
+            raise UsageError(f"threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
     try:
         yield torch.get_num_threads()

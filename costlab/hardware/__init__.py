@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 # How a dtype name given to ``estimate`` maps to the storage dtype of its tensors: TF32 is
 # a float32 tensor multiplied on tensor cores.

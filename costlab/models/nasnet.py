@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models.registry import Knob, register_model
 
 NUM_CLASSES = Knob("num_classes", 1000, int, "classifier outputs")

@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from costlab.errors import UnknownModelError, UsageError
+from costlab.core.errors import UnknownModelError, UsageError
 
 
 @dataclass(frozen=True)

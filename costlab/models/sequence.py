@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models.registry import Knob, register_model
 
 # ------------------------------------------------------------------ shared pieces

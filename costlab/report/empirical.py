@@ -1,13 +1,13 @@
 """The measured guidelines (``costlab guidelines --empirical``): tables, exports, progress.
 
-Takes a finished ``costlab.bench.guidelines.EmpiricalRun``; measures nothing itself.
+Takes a finished ``costlab.workflows.empirical.EmpiricalRun``; measures nothing itself.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.report.export import _header, _json, _markdown, _records
 from costlab.report.render import mega
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from costlab.bench.guidelines import EmpiricalRun
+    from costlab.workflows.empirical import EmpiricalRun
 
 VERDICT_NOTE = ("Each variant is timed round-robin with the others; 'latency x' is its median "
                 "latency over the baseline's (the variant the paper finds fastest), 'x at "

@@ -9,15 +9,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from costlab import SCHEMA_VERSION, __version__, conventions
-from costlab.errors import UsageError
+from costlab.core import conventions
+from costlab.core.version import SCHEMA_VERSION, __version__
+from costlab.core.errors import UsageError
 from costlab.report import tables
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from costlab.analysis.records import ModelCost
-    from costlab.api import ModelComparison
     from costlab.models.registry import ModelSpec
 
 FORMATS = ("table", "csv", "md", "json")

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
 
     from costlab.analysis.records import ModelCost
     from costlab.analysis.roofline import RooflineEstimate
-    from costlab.api import ModelComparison, SweepResult
 
 
 def _label(cost: "ModelCost") -> str:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from costlab import conventions
+from costlab.core import conventions
 from costlab.analysis.aggregate import shapes_text
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from costlab.errors import CostlabError, UsageError
+from costlab.core.errors import CostlabError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costlab.analysis.aggregate import shapes_text
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from costlab import conventions
+from costlab.core import conventions
 from costlab.report import tables
 from costlab.report.export import uncounted_text
 
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from costlab.analysis.records import ModelCost
-    from costlab.api import ModelComparison
     from costlab.models.registry import ModelSpec
 
 

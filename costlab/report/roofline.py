@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.report.export import _header, _json, _markdown, _records
 from costlab.report.render import mega
 

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from costlab.analysis.records import ModelCost
-    from costlab.api import ModelComparison
 
 MILLION = 1_000_000
 

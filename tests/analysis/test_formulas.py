@@ -341,7 +341,7 @@ def test_sdpa_same_count_on_every_cuda_backend(backend):
     try:
         with sdpa_kernel(getattr(SDPBackend, backend)):
             cost = costlab.analyze(sdpa, inputs=inputs)
-    except costlab.errors.ForwardError as exc:
+    except costlab.core.errors.ForwardError as exc:
         pytest.skip(f"{backend} unavailable here: {exc}")
     r = only(cost)
     assert r.macs == 2 * 4 * 64 * 64 * 128 and r.attrs["note"] == "causal mask counted dense"

@@ -197,7 +197,7 @@ def test_decoder_depth_scales_linearly_end_to_end():
 def test_the_collector_is_paused_only_during_an_analysis():
     import gc
 
-    from costlab.errors import ForwardError
+    from costlab.core.errors import ForwardError
 
     model, x = built("mobilenet_v2")
     assert gc.isenabled()

@@ -8,7 +8,7 @@ from torch import nn
 import costlab
 from costlab.analysis.records import CostTotals, ModelCost, ModelInfo, OpRecord
 from costlab.analysis.roofline import estimate
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.hardware import HardwareProfile
 
 # 1 GFLOP/s, 1 GB/s, 5 us per op: times in microseconds are FLOPs / 1000 and bytes / 1000

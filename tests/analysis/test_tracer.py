@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import costlab
-from costlab.errors import ForwardError
+from costlab.core.errors import ForwardError
 
 
 def run(module, *shapes, **kw):

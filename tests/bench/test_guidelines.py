@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from costlab.bench.guidelines import (
+from costlab.workflows.empirical import (
     BENCHMARKS, HOLDS, INCONCLUSIVE, REVERSED, VERDICTS, comparison_verdict,
     guideline_verdict, run_empirical,
 )
@@ -112,7 +112,7 @@ def test_tiny_run_frames_and_exports(tiny_run):
 
 
 def test_bad_device_scale_and_platform_are_usage_errors():
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown device"):
         run_empirical("tpu", policy=TINY)

@@ -19,7 +19,8 @@ from costlab.analysis.records import OpRecord
 from costlab.api import analyze
 from costlab.bench.profile import (FIGURE2_GROUP, PROFILE_CATEGORIES, ROOT,
                                    SCOPE_PREFIX, Attribution, ProfileReport, ProfileRow,
-                                   attribute_events, middle_mean, module_scopes, profile_model)
+                                   attribute_events, middle_mean, module_scopes)
+from costlab.workflows.profile import profile_model
 from costlab.bench.stats import summarize
 from costlab.bench.timing import TimingPolicy
 from costlab.report.profile import profile_frame, profile_text

@@ -26,7 +26,7 @@ from costlab.bench.remote import (
     run_remote_bench,
 )
 from costlab.bench.emulation import cpuinfo_family, emulation_reason, running_under_emulation
-from costlab.errors import CostlabError, UsageError
+from costlab.core.errors import CostlabError, UsageError
 
 SSHD = shutil.which("sshd") or next(
     (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if os.access(p, os.X_OK)), None)

@@ -7,7 +7,7 @@ import torch
 
 from costlab.bench.runner import BenchReport, bench, bench_models
 from costlab.bench.timing import TimingPolicy
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 TINY = TimingPolicy(warmup_iters=2, warmup_s=0, min_iters=5, min_s=0, max_s=30)
 BLOCK = "block:conv3x3"
@@ -75,7 +75,7 @@ def test_cuda_bench():
 
 def test_refuses_to_time_under_emulation(monkeypatch):
     from costlab.bench import emulation
-    from costlab.errors import CostlabError
+    from costlab.core.errors import CostlabError
 
     monkeypatch.setattr(emulation, "running_under_emulation", lambda: "qemu-aarch64 runs this")
     with pytest.raises(CostlabError, match="refusing to report latency: qemu-aarch64"):

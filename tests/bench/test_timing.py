@@ -3,7 +3,7 @@
 import pytest
 
 from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved, torch_threads
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 
 class Counter:
@@ -79,7 +79,7 @@ def test_cuda_events():
 
 def test_every_timing_loop_refuses_under_emulation(monkeypatch):
     from costlab.bench import emulation
-    from costlab.errors import CostlabError
+    from costlab.core.errors import CostlabError
 
     monkeypatch.setattr(emulation, "running_under_emulation", lambda: "Rosetta translates it")
     calls = Counter()

@@ -8,7 +8,7 @@ from torch import nn
 
 import costlab
 from costlab.analysis import formulas
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models.classic import Fire
 from costlab.references import lookup
 from tests.models.helpers import analyzed, build

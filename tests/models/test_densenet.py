@@ -10,7 +10,7 @@ from torch import nn
 
 import costlab
 from costlab.analysis import formulas
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models import get_model_spec
 from costlab.models.densenet import DenseBlock, DenseLayer, Transition
 from costlab.references import lookup

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import costlab
-from costlab.bench.guidelines import BENCHMARKS, benchmark, count_variants, flops_frame
+from costlab.workflows.empirical import BENCHMARKS, benchmark, count_variants, flops_frame
 from costlab.models import get_model_spec
 from tests.models.helpers import analyzed
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import costlab
 from costlab.cli import app
-from costlab.errors import ForwardError, UsageError
+from costlab.core.errors import ForwardError, UsageError
 
 MODELS = '''
 import torch

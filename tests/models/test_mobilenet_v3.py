@@ -9,7 +9,7 @@ from torch import nn
 
 import costlab
 from costlab.analysis import formulas
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models import get_model_spec
 from costlab.references import lookup
 from tests.models.helpers import analyzed, conv_fc_params

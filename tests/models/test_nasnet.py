@@ -8,7 +8,7 @@ import torch
 
 import costlab
 from costlab.analysis import formulas
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models import get_model_spec
 from costlab.models.nasnet import (AmoebaNormalCell, AmoebaReductionCell, Cell,
                                    FactorizedReduction, NASNetNormalCell, NASNetReductionCell)

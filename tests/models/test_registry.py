@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from costlab.errors import UnknownModelError, UsageError
+from costlab.core.errors import UnknownModelError, UsageError
 from costlab.models import get_model_spec, registry
 
 

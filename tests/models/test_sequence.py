@@ -18,7 +18,7 @@ import torch
 
 import costlab
 from costlab.analysis import formulas
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.models import get_model_spec
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import costlab
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.report import export
 
 

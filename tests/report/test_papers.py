@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from costlab.bench.runner import BenchReport, LatencyComparison
 from costlab.bench.stats import compare_samples, summarize
 from costlab.cli import app
-from costlab.report import papers
-from costlab.report.paper_table8 import BUDGETS
-from costlab.report.paper_context import (CNN_FAMILIES, LATENCY_PREFIX, ReportContext, Setting,
+from costlab.workflows.papers import reports as papers
+from costlab.workflows.papers.table8 import BUDGETS
+from costlab.workflows.papers.context import (CNN_FAMILIES, LATENCY_PREFIX, ReportContext, Setting,
                                           markdown)
 
 ROOT = Path(__file__).resolve().parents[2]

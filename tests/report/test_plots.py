@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 import costlab  # noqa: E402
 from costlab.analysis.roofline import estimate  # noqa: E402
 from costlab.api import compare, sweep  # noqa: E402
-from costlab.errors import CostlabError, UsageError  # noqa: E402
+from costlab.core.errors import CostlabError, UsageError  # noqa: E402
 from costlab.hardware import load_profile  # noqa: E402
 from costlab.report import figures, plots  # noqa: E402
 

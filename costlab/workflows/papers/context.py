@@ -14,7 +14,8 @@ import platform
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from costlab import __version__, conventions
+from costlab.core import conventions
+from costlab.core.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +92,7 @@ class ReportContext:
     def analyze(self, setting: Setting) -> "ModelCost":
         cost = self._costs.get(setting)
         if cost is None:
-            from costlab.api import analyze
+            from costlab.workflows.analyze import analyze
 
             cost = analyze(setting.model, resolution=setting.resolution, **setting.knob_dict)
             self._costs[setting] = cost
@@ -102,9 +103,9 @@ class ReportContext:
         share one input shape; the first is the baseline of the ratios."""
         if not self.latency:
             return None
-        from costlab.api import prepare
+        from costlab.build.target import prepare
         from costlab.bench.runner import bench_models
-        from costlab.errors import UsageError
+        from costlab.core.errors import UsageError
 
         prepared = [prepare(s.model, device="cpu", resolution=s.resolution, **s.knob_dict)
                     for s in settings]

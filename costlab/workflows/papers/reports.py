@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from costlab.report.latency import latency_cells
-from costlab.report.paper_context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
+from costlab.workflows.papers.context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
                                           Setting, latency_text,
                                           markdown, markdown_table, noisy_note, ratio_text)
-from costlab.report.paper_table8 import shufflenet_v2_table8
+from costlab.workflows.papers.table8 import shufflenet_v2_table8
 from costlab.report.tables import published_for, totals_m
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def mobilenet_v1_grid(context: ReportContext) -> PaperReport:
     """MobileNet V1's width multiplier x resolution grid (its Tables 6 and 7, Figures 4-5)."""
     import pandas as pd
 
-    from costlab.api import sweep
+    from costlab.workflows.sweep import sweep
     from costlab.references.paper_tables import mobilenet_v1_tables6_7
 
     context.say("sweeping mobilenet_v1 over width x resolution")
@@ -395,7 +395,7 @@ REPORTS: dict[str, Callable[[ReportContext], PaperReport]] = {
 
 
 def check_names(names: Sequence[str]) -> list[str]:
-    from costlab.errors import UsageError
+    from costlab.core.errors import UsageError
 
     unknown = [n for n in names if n not in REPORTS]
     if unknown:

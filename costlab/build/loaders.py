@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 
 OPTIONAL = {
     "torchvision": "torchvision is not installed: pip install torchvision (a build matching "

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 from costlab.report.latency import latency_cells
-from costlab.report.paper_context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
+from costlab.workflows.papers.context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
                                           Setting, latency_text,
                                           markdown_table, noisy_note, ratio_text)
 from costlab.report.tables import published_for, totals_m

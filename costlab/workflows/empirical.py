@@ -24,7 +24,7 @@ from costlab.analysis.aggregate import shape_text
 from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, summarize
 from costlab.bench.timing import (TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
-from costlab.errors import UsageError
+from costlab.core.errors import UsageError
 from costlab.references import guideline_experiment
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class VariantCount:
 def count_variants(bench: GuidelineBenchmark, platform: str, scale: int,
                    batch: int = 1) -> list[VariantCount]:
     """MACs, FLOPs and memory access of each variant, and its MACs against the baseline's."""
-    from costlab.api import analyze
+    from costlab.workflows.analyze import analyze
 
     costs = [analyze(v.model, batch=batch, platform=platform, scale=scale, **v.knobs)
              for v in bench.variants]
@@ -305,7 +305,7 @@ def measure_guideline(bench: GuidelineBenchmark, device: str, platform: str, sca
                       batch: int, policy: TimingPolicy,
                       progress: Callable[[float], None] | None = None) -> GuidelineResult:
     """Build every variant on ``device``, time them interleaved, compare with the baseline."""
-    from costlab.api import prepare
+    from costlab.build.target import prepare
 
     counts = count_variants(bench, platform, scale, batch)
     prepared = [prepare(v.model, device=device, batch=batch, platform=platform, scale=scale,
@@ -349,7 +349,7 @@ def run_empirical(device: str = "cpu", scale: int = 1, policy: TimingPolicy | No
     """
     from costlab.bench.environment import capture
 
-    from costlab.api import check_run_device
+    from costlab.build.inputs import check_run_device
 
     check_run_device(device)  # before building anything
     if scale not in SCALES:
