@@ -34,10 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from costlab.analysis import formulas
-from costlab.bench.stats import LatencyStats, summarize
-from costlab.bench.timing import TimingPolicy, inference_context, time_interleaved, \
-    torch_threads
-from costlab.core.errors import UsageError
+from costlab.bench.stats import LatencyStats
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,6 +1,6 @@
 """The measured guidelines (``costlab guidelines --empirical``): tables, exports, progress.
 
-Takes a finished ``costlab.workflows.empirical.EmpiricalRun``; measures nothing itself.
+Takes a finished ``costlab.bench.guideline_experiments.EmpiricalRun``; measures nothing itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from costlab.workflows.empirical import EmpiricalRun
+    from costlab.bench.guideline_experiments import EmpiricalRun
 
 VERDICT_NOTE = ("Each variant is timed round-robin with the others; 'latency x' is its median "
                 "latency over the baseline's (the variant the paper finds fastest), 'x at "

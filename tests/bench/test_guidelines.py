@@ -12,10 +12,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from costlab.workflows.empirical import (
+from costlab.bench.guideline_experiments import (
     BENCHMARKS, HOLDS, INCONCLUSIVE, REVERSED, VERDICTS, comparison_verdict,
-    guideline_verdict, run_empirical,
+    guideline_verdict,
 )
+from costlab.workflows.empirical import run_empirical
 from costlab.bench.stats import compare_samples
 from costlab.bench.timing import TimingPolicy
 from costlab.cli import app

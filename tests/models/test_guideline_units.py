@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import costlab
-from costlab.workflows.empirical import BENCHMARKS, benchmark, count_variants, flops_frame
+from costlab.bench.guideline_experiments import BENCHMARKS, benchmark
+from costlab.workflows.empirical import count_variants, flops_frame
 from costlab.models import get_model_spec
 from tests.models.helpers import analyzed
 
