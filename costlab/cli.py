@@ -1,19 +1,24 @@
-"""The command line: thin wrappers around costlab.api and costlab.report.
+"""The command line: each command parses its options, calls one workflow and hands the
+result to the output pipeline (costlab.report).
 
 Nothing here imports torch at module level, so ``costlab --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import wraps
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
+import click
 import typer
 
-from costlab.core.errors import CostlabError
+from costlab.core.errors import CostlabError, UsageError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -23,8 +28,6 @@ app = typer.Typer(
     help="What a neural network really costs, layer by layer: MACs, FLOPs, params, "
          "memory-access cost.",
 )
-
-_state = {"debug": False}
 
 FORMAT_HELP = "table, csv, md or json (default: from -o's suffix, else table)"
 
@@ -36,6 +39,8 @@ _FLAG_FOR_ARGUMENT = (
     (re.compile(r"\binput_kwargs\b"), "--kwargs-inputs"),
     (re.compile(r"\bdevice=(?=\w)"), "--device "),
     (re.compile(r"^(iters|depth|threads) must be"), r"--\1 must be"),
+    (re.compile(r"\ball_reports\b"), "--all"),
+    (re.compile(r"\bout_dir\b"), "--out-dir"),
 )
 
 
@@ -51,6 +56,12 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _debug() -> bool:
+    context = click.get_current_context(silent=True)
+    settings = context.find_object(CliSettings) if context is not None else None
+    return settings.debug if settings is not None else bool(os.environ.get("COSTLAB_DEBUG"))
+
+
 def _guarded(command: Callable) -> Callable:
     """One-line errors and a non-zero exit instead of tracebacks (unless --debug)."""
 
@@ -59,18 +70,25 @@ def _guarded(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except CostlabError as exc:
-            if _state["debug"]:
+            if _debug():
                 raise
             _fail(in_flag_words(str(exc)), exc.exit_code)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # anything else is a bug or an odd model: still one line
-            if _state["debug"]:
+            if _debug():
                 raise
             first = (str(exc).strip().splitlines() or [""])[0]
             _fail(f"{type(exc).__name__}: {first} (rerun with --debug for the traceback)", 1)
 
     return wrapper
+
+
+def _console():
+    from rich.console import Console
+
+    # a pipe or a log gets wide tables rather than wrapped cells
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Optional[str]) -> None:
@@ -82,10 +100,7 @@ def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Opti
         if output:
             write_atomic(output, to_text(draw))
         else:
-            from rich.console import Console
-
-            # a pipe or a log gets wide tables rather than wrapped cells
-            draw(Console(width=None if sys.stdout.isatty() else 200))
+            draw(_console())
         return
     text = text_for(fmt)
     if output:
@@ -95,8 +110,6 @@ def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Opti
 
 
 def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
-    from costlab.core.errors import UsageError
-
     values: dict = {}
     for item in knob or []:
         if "=" not in item:
@@ -111,8 +124,6 @@ def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
 def _json_object(text: Optional[str], option: str) -> dict:
     import json
 
-    from costlab.core.errors import UsageError
-
     if text is None:
         return {}
     try:
@@ -125,66 +136,145 @@ def _json_object(text: Optional[str], option: str) -> dict:
     return value
 
 
-def _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs=None,
-             kwargs_inputs=None) -> dict:
-    from costlab.core.errors import UsageError
+# ------------------------------------------------------------------ shared options
+# Options shared by several commands are declared once, as dataclasses whose fields carry
+# their typer.Option; ``uses_options`` spreads the fields into a command's signature and
+# hands the command one instance per group.
 
-    options = dict(_knobs(width, knob))
-    options.update(batch=batch, resolution=resolution, dtype=dtype, device=device)
-    if input_shape:
-        options["input_shape"] = list(input_shape)  # parsed (and checked) by the API
-    model_kwargs = _json_object(kwargs, "--kwargs")
-    if model_kwargs:
-        options["model_kwargs"] = model_kwargs
-    keyword_inputs = _json_object(kwargs_inputs, "--kwargs-inputs")
-    for key, value in keyword_inputs.items():
-        if not isinstance(value, str):
-            raise UsageError(f"--kwargs-inputs: {key!r} must be a shape string like "
-                             "\"1,128:int64\"")
-        options.setdefault("input_kwargs", {})[key] = value
-    return options
+def _option(default: Any, *flags: str, **settings: Any) -> Any:
+    return field(default=default, metadata={"option": typer.Option(default, *flags, **settings)})
 
 
-def _run_options(width, knob, resolution, input_shape, batch, kwargs=None,
-                 kwargs_inputs=None) -> dict:
-    """``_options`` for building a model to run (bench, profile): they choose the device and
-    dtype themselves."""
-    options = _options(width, knob, resolution, input_shape, batch, None, "cpu", kwargs,
-                       kwargs_inputs)
-    return {k: v for k, v in options.items() if k not in ("device", "dtype")}
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the model and its inputs are built (the API's keyword arguments)."""
+
+    width: Optional[float] = _option(None, "--width", "-w",
+                                     help="width multiplier alpha (MobileNets)")
+    knob: Optional[List[str]] = _option(None, "--knob", "-k",
+                                        help="any model knob, NAME=VALUE (repeatable)")
+    resolution: Optional[int] = _option(None, "--resolution", "-r",
+                                        help="input resolution rho, as pixels per side "
+                                             "(e.g. 192)")
+    input_shape: Optional[List[str]] = _option(
+        None, "--input", "-i", help="an input's shape, e.g. 1,3,224,224, or 1,128:int64 for "
+                                    "token ids (repeat for several inputs)")
+    kwargs: Optional[str] = _option(None, "--kwargs",
+                                    help="constructor arguments of a user model, as JSON: "
+                                         "'{\"num_classes\": 10}'")
+    kwargs_inputs: Optional[str] = _option(None, "--kwargs-inputs",
+                                           help="keyword inputs of forward, as JSON: "
+                                                "'{\"mask\": \"1,128:int64\"}'")
+    batch: int = _option(1, "--batch", "-b", help="batch size")
+
+    def api_kwargs(self) -> dict[str, Any]:
+        """These options as ``costlab.analyze``/``prepare`` keywords (knobs included)."""
+        options = dict(_knobs(self.width, self.knob))
+        options.update(batch=self.batch, resolution=self.resolution)
+        if self.input_shape:
+            options["input_shape"] = list(self.input_shape)  # parsed (and checked) by the API
+        model_kwargs = _json_object(self.kwargs, "--kwargs")
+        if model_kwargs:
+            options["model_kwargs"] = model_kwargs
+        for key, value in _json_object(self.kwargs_inputs, "--kwargs-inputs").items():
+            if not isinstance(value, str):
+                raise UsageError(f"--kwargs-inputs: {key!r} must be a shape string like "
+                                 "\"1,128:int64\"")
+            options.setdefault("input_kwargs", {})[key] = value
+        return options
 
 
-def _prepare_output(fmt: Optional[str], output: Optional[str]) -> str:
-    from costlab.report.export import check_writable, format_for
+@dataclass(frozen=True)
+class CountOptions:
+    """How the static count is made: the bytes' storage dtype and the build device."""
 
-    fmt = format_for(fmt, output)
-    if output:
-        check_writable(output)  # before the work, not after
-    return fmt
+    dtype: Optional[str] = _option(None, "--dtype",
+                                   help="storage dtype for memory-access bytes: float32, "
+                                        "float16, bfloat16, int8 (default: each tensor's own)")
+    device: str = _option("meta", "--device", help="meta (no weights allocated) or cpu")
+
+    def api_kwargs(self) -> dict[str, Any]:
+        return {"dtype": self.dtype, "device": self.device}
 
 
-WidthOpt = typer.Option(None, "--width", "-w", help="width multiplier alpha (MobileNets)")
-KnobOpt = typer.Option(None, "--knob", "-k", help="any model knob, NAME=VALUE (repeatable)")
-ResolutionOpt = typer.Option(None, "--resolution", "-r",
-                             help="input resolution rho, as pixels per side (e.g. 192)")
-InputOpt = typer.Option(None, "--input", "-i",
-                        help="an input's shape, e.g. 1,3,224,224, or 1,128:int64 for token ids "
-                             "(repeat for several inputs)")
-KwargsOpt = typer.Option(None, "--kwargs",
-                         help="constructor arguments of a user model, as JSON: "
-                              "'{\"num_classes\": 10}'")
-KwargsInputsOpt = typer.Option(None, "--kwargs-inputs",
-                               help="keyword inputs of forward, as JSON: "
-                                    "'{\"mask\": \"1,128:int64\"}'")
-BatchOpt = typer.Option(1, "--batch", "-b", help="batch size")
-DtypeOpt = typer.Option(None, "--dtype",
-                        help="storage dtype for memory-access bytes: float32, float16, "
-                             "bfloat16, int8 (default: each tensor's own)")
-DeviceOpt = typer.Option("meta", "--device", help="meta (no weights allocated) or cpu")
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where the result goes and in which format."""
+
+    fmt: Optional[str] = _option(None, "--format", "-f", help=FORMAT_HELP)
+    output: Optional[str] = _option(None, "--output", "-o", help="write to FILE (atomically)")
+
+    def checked(self) -> "OutputOptions":
+        """The format settled (from -o's suffix) and the path checked, before any work."""
+        from costlab.report.export import check_writable, format_for
+
+        fmt = format_for(self.fmt, self.output)
+        if self.output:
+            check_writable(self.output)
+        return replace(self, fmt=fmt)
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    """How long and on how many threads models are timed."""
+
+    threads: Optional[int] = _option(None, "--threads",
+                                     help="torch intra-op threads (default: torch's)")
+    quick: bool = _option(False, "--quick",
+                          help="a short run: 3 warm-up calls, >= 20 timed, <= 5 s")
+    min_time: Optional[float] = _option(None, "--min-time",
+                                        help="seconds of timed calls, at least (default 1)")
+    max_time: Optional[float] = _option(None, "--max-time",
+                                        help="seconds of timed calls, at most (default 30)")
+
+    def policy(self, **changes: Any):
+        """The timing policy: quick or default, with these options and ``changes`` applied."""
+        from costlab.bench.timing import TimingPolicy
+
+        policy = TimingPolicy.quick() if self.quick else TimingPolicy()
+        changes.update(min_s=self.min_time, max_s=self.max_time)
+        return replace(policy, **{k: v for k, v in changes.items() if v is not None})
+
+
+def uses_options(**groups: type) -> Callable[[Callable], Callable]:
+    """Give a command its option groups: ``@uses_options(model=ModelOptions)`` makes the
+    command take every field of ModelOptions as a CLI option and receive them as one
+    ``model: ModelOptions`` argument."""
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command)
+        hints = typing.get_type_hints(command)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in signature.parameters.values() if p.name not in groups]
+        spread, annotations = [], {p.name: p.annotation for p in own}
+        for cls in groups.values():
+            field_types = typing.get_type_hints(cls)
+            for f in fields(cls):
+                spread.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                                default=f.metadata["option"],
+                                                annotation=field_types[f.name]))
+                annotations[f.name] = field_types[f.name]
+
+        @wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for group, cls in groups.items():
+                kwargs[group] = cls(**{f.name: kwargs.pop(f.name) for f in fields(cls)})
+            return command(*args, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *spread])
+        wrapper.__annotations__ = {**annotations, "return": None}
+        return wrapper
+
+    return decorate
+
+
+ModelArg = typer.Argument(..., metavar="MODEL",
+                          help="a registered name (`costlab list`), file.py:Class, "
+                               "package.module:factory, torchvision:NAME, timm:NAME or FILE.pt2")
 FormatOpt = typer.Option(None, "--format", "-f", help=FORMAT_HELP)
 OutputOpt = typer.Option(None, "--output", "-o", help="write to FILE (atomically)")
 PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf "
                                             "(needs matplotlib: pip install 'costlab[plot]')")
+ThreadsOpt = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)")
 
 
 def _check_plot(plot: Optional[str]) -> None:
@@ -201,111 +291,101 @@ def _draw_plot(plot: Optional[str], figure: Callable, result) -> None:
         typer.echo(f"figure written to {plot}", err=True)
 
 
+def _check_threads(threads: Optional[int]) -> None:
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {threads}")
+
+
+def _check_top(top: int) -> Optional[int]:
+    if top < 0:
+        raise UsageError(f"--top must be >= 0, got {top}")
+    return top or None
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    """What the top-level options set for every command of one invocation."""
+
+    debug: bool = False
+
+
 @app.callback()
-def main_options(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) -> None:
-    _state["debug"] = debug or bool(os.environ.get("COSTLAB_DEBUG"))
+def main_options(ctx: typer.Context,
+                 debug: bool = typer.Option(False, "--debug", help="show tracebacks")) -> None:
+    ctx.obj = CliSettings(debug=debug or bool(os.environ.get("COSTLAB_DEBUG")))
 
 
 @app.command("list")
 @_guarded
-def list_models(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) -> None:
+@uses_options(out=OutputOptions)
+def list_models(out: OutputOptions) -> None:
     """Show the registered models, their knobs and default inputs."""
     from costlab.models import registry
     from costlab.report.export import models_text
     from costlab.report.render import render_models
 
-    fmt = _prepare_output(fmt, output)
-    reg = registry()
-    specs = [reg.get(n) for n in reg.names()]
-    _emit(lambda f: models_text(specs, f), lambda c: render_models(specs, c), fmt, output)
+    out = out.checked()
+    specs = [registry().get(n) for n in registry().names()]
+    _emit(lambda f: models_text(specs, f), lambda c: render_models(specs, c), out.fmt, out.output)
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions)
 def analyze(
-    model: str = typer.Argument(..., metavar="MODEL",
-                                help="a registered name (`costlab list`), file.py:Class, "
-                                     "package.module:factory, torchvision:NAME, timm:NAME "
-                                     "or FILE.pt2"),
+    model: str = ModelArg,
     depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="one row per op"),
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
-    plot: Optional[str] = PlotOpt,
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
+    out: OutputOptions,
 ) -> None:
     """Per-module and per-layer costs of one model."""
-    _check_plot(plot)
-    from costlab.api import analyze as run_analysis
-    from costlab.core.errors import UsageError
     from costlab.report.export import analysis_text
+    from costlab.report.figures import analysis_figure
     from costlab.report.render import render_analysis
+    from costlab.workflows.analyze import analyze as run_analysis
 
+    _check_plot(plot)
     if depth < 1:
         raise UsageError(f"--depth must be >= 1, got {depth}")
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
-    fmt = _prepare_output(fmt, output)
-    options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
-                       kwargs_inputs)
+    out = out.checked()
+    options = {**model_options.api_kwargs(), **count.api_kwargs()}
     cost = run_analysis(model, **options)
-    from costlab.report.figures import analysis_figure
-
     _draw_plot(plot, analysis_figure, cost)
     if check == "fvcore":
-        _emit_fvcore(model, cost, depth, fmt, output, options.get("model_kwargs"))
-        return
+        return _emit_fvcore(model, cost, depth, out, options.get("model_kwargs"))
     _emit(lambda f: analysis_text(cost, f, depth, layers),
-          lambda c: render_analysis(cost, depth, layers, c), fmt, output)
+          lambda c: render_analysis(cost, depth, layers, c), out.fmt, out.output)
 
 
-def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str],
+def _emit_fvcore(model: str, cost, depth: int, out: OutputOptions,
                  model_kwargs: Optional[dict] = None) -> None:
     from costlab.analysis.fvcore_check import SUMMARY
-    from costlab.api import fvcore_check
     from costlab.report.export import frame_text
     from costlab.report.render import render_frame
+    from costlab.workflows.analyze import fvcore_check
 
     result = fvcore_check(model, cost, depth, model_kwargs)
     unsupported = ", ".join(f"{op} x{n}" for op, n in sorted(result.unsupported.items()))
     caption = SUMMARY + (f" fvcore's unsupported ops: {unsupported}." if unsupported else "")
     _emit(lambda f: frame_text(result.frame, f, caption, kind="fvcore_check"),
           lambda c: render_frame(result.frame, f"{cost.name}: costlab MACs beside fvcore", c,
-                                 caption), fmt, output)
-
-
-ThreadsOpt = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)")
-QuickOpt = typer.Option(False, "--quick", help="a short run: 3 warm-up calls, >= 20 timed, <= 5 s")
-MinTimeOpt = typer.Option(None, "--min-time", help="seconds of timed calls, at least (default 1)")
-MaxTimeOpt = typer.Option(None, "--max-time", help="seconds of timed calls, at most (default 30)")
-
-
-def _policy(quick: bool, warmup: Optional[int], warmup_time: Optional[float],
-            iters: Optional[int], min_time: Optional[float], max_time: Optional[float]):
-    from dataclasses import replace
-
-    from costlab.bench.timing import TimingPolicy
-
-    policy = TimingPolicy.quick() if quick else TimingPolicy()
-    changes = {k: v for k, v in (("warmup_iters", warmup), ("warmup_s", warmup_time),
-                                 ("min_iters", iters), ("min_s", min_time),
-                                 ("max_s", max_time)) if v is not None}
-    return replace(policy, **changes)
+                                 caption), out.fmt, out.output)
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, timing=TimingOptions, out=OutputOptions)
 def bench(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
     device: str = typer.Option("cpu", "--device",
                                help="cpu, cuda, or ssh://user@host[:port] (a board with "
                                     "costlab installed)"),
-    threads: Optional[int] = ThreadsOpt,
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16"),
     channels_last: bool = typer.Option(False, "--channels-last",
                                        help="NHWC memory format for model and input"),
@@ -314,127 +394,94 @@ def bench(
     warmup_time: Optional[float] = typer.Option(None, "--warmup-time",
                                                 help="warm-up seconds, at least (default 0.5)"),
     iters: Optional[int] = typer.Option(None, "--iters", help="timed calls, at least (default 50)"),
-    min_time: Optional[float] = MinTimeOpt, max_time: Optional[float] = MaxTimeOpt,
-    quick: bool = QuickOpt,
     memory: bool = typer.Option(True, "--memory/--no-memory",
                                 help="measure peak memory (a fresh process on the CPU)"),
     remote_costlab: Optional[str] = typer.Option(
         None, "--remote-costlab", metavar="PATH",
         help="with --device ssh://: how to start costlab on the board, e.g. "
              "~/venv/bin/costlab (default: COSTLAB_REMOTE_COMMAND, else costlab)"),
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt,
-    plot: Optional[str] = PlotOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, timing: TimingOptions,
+    out: OutputOptions,
 ) -> None:
     """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
-    _check_plot(plot)
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
+    from costlab.report.figures import bench_figure
     from costlab.report.latency import bench_text, render_bench
     from costlab.report.progress import progress_bar
 
-    fmt = _prepare_output(fmt, output)
-    if is_ssh_device(device):  # the board runs this command and sends back its JSON
+    _check_plot(plot)
+    out = out.checked()
+    policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
+    if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
         report = bench_over_ssh(device, model, dict(
-            threads=threads, dtype=dtype, channels_last=channels_last, warmup=warmup,
-            warmup_time=warmup_time, iters=iters, min_time=min_time, max_time=max_time,
-            quick=quick, memory=memory, width=width, knob=knob, resolution=resolution,
-            input_shape=input_shape, kwargs=kwargs, kwargs_inputs=kwargs_inputs,
-            batch=batch), remote_command=remote_costlab)
+            threads=timing.threads, dtype=dtype, channels_last=channels_last, warmup=warmup,
+            warmup_time=warmup_time, iters=iters, min_time=timing.min_time,
+            max_time=timing.max_time, quick=timing.quick, memory=memory,
+            **asdict(model_options)), remote_command=remote_costlab)
     else:
-        policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
-        options = _run_options(width, knob, resolution, input_shape, batch, kwargs,
-                               kwargs_inputs)
-        with progress_bar(f"timing {model}", fmt == "table") as progress:
-            report = run_bench(model, options, device=device, dtype=dtype,
-                               channels_last=channels_last, threads=threads, policy=policy,
-                               memory=memory, progress=progress)
-    _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt, output)
-    from costlab.report.figures import bench_figure
-
+        with progress_bar(f"timing {model}", out.fmt == "table") as progress:
+            report = run_bench(model, model_options.api_kwargs(), device=device, dtype=dtype,
+                               channels_last=channels_last, threads=timing.threads,
+                               policy=policy, memory=memory, progress=progress)
+    _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), out.fmt,
+          out.output)
     _draw_plot(plot, bench_figure, [report])
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, count=CountOptions, timing=TimingOptions,
+              out=OutputOptions)
 def compare(
     models: List[str] = typer.Argument(..., metavar="MODEL...",
                                        help="models as for analyze (registered names or "
                                             "specifiers); the first is the baseline"),
-    plot: Optional[str] = PlotOpt,
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
     latency: bool = typer.Option(False, "--latency",
                                  help="also measure latency, the models timed interleaved"),
     latency_device: str = typer.Option("cpu", "--latency-device", help="cpu or cuda"),
-    threads: Optional[int] = ThreadsOpt, quick: bool = QuickOpt,
-    min_time: Optional[float] = MinTimeOpt, max_time: Optional[float] = MaxTimeOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
+    timing: TimingOptions, out: OutputOptions,
 ) -> None:
     """Models side by side with published numbers and ratios to the first."""
-    _check_plot(plot)
-    from costlab.api import compare as run_comparison
     from costlab.report.export import comparison_text
+    from costlab.report.figures import comparison_figure, latency_comparison_figure
     from costlab.report.progress import progress_bar
     from costlab.report.render import render_comparison
+    from costlab.workflows.compare import compare as run_comparison
 
-    fmt = _prepare_output(fmt, output)
-    options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
-                       kwargs_inputs)
-    with progress_bar("timing", latency and fmt == "table") as progress:
-        latency_options = dict(device=latency_device, threads=threads, progress=progress,
-                               policy=_policy(quick, None, None, None, min_time, max_time))
+    _check_plot(plot)
+    out = out.checked()
+    with progress_bar("timing", latency and out.fmt == "table") as progress:
+        latency_options = dict(device=latency_device, threads=timing.threads,
+                               progress=progress, policy=timing.policy())
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
-                                    **options)
+                                    **model_options.api_kwargs(), **count.api_kwargs())
     _emit(lambda f: comparison_text(comparison, f),
-          lambda c: render_comparison(comparison, c), fmt, output)
-    from costlab.report.figures import comparison_figure, latency_comparison_figure
-
+          lambda c: render_comparison(comparison, c), out.fmt, out.output)
     # with measured latency the telling picture is latency against MACs
     _draw_plot(plot, latency_comparison_figure if latency else comparison_figure, comparison)
 
 
-def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[str],
-                          output: Optional[str]) -> None:
+def _guidelines_empirical(device: str, scale: int, quick: bool, out: OutputOptions) -> None:
     """Time the paper's four micro-benchmarks here and judge each guideline."""
-    from costlab.workflows.empirical import run_empirical
     from costlab.bench.timing import TimingPolicy
     from costlab.report.empirical import empirical_text, render_empirical
     from costlab.report.progress import progress_bar
+    from costlab.workflows.empirical import run_empirical
 
-    fmt = _prepare_output(fmt, output)
+    out = out.checked()
     policy = TimingPolicy.quick() if quick else TimingPolicy()
-    with progress_bar("timing", fmt == "table") as progress:
+    with progress_bar("timing", out.fmt == "table") as progress:
         run = run_empirical("cpu" if device == "meta" else device, scale, policy,
                             progress=progress)
-    _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), fmt, output)
-
-
-def _measured_g4(model, result, width, knob, resolution, input_shape, batch, kwargs,
-                 kwargs_inputs, threads, quick, fmt):
-    from costlab.analysis.guidelines import with_measured_g4
-    from costlab.bench.profile import DEPTHWISE, ELEMENTWISE
-    from costlab.workflows.profile import profile_model
-    from costlab.report.progress import progress_bar
-
-    options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
-    with progress_bar(f"profiling {model}", fmt == "table") as progress:
-        report = profile_model(model, options, threads=threads, progress=progress,
-                               policy=_policy(quick, None, None, None, None, None))
-    share = {row.name: row.time_share for row in report.categories}
-    return with_measured_g4(result, share.get(ELEMENTWISE, 0.0), share.get(DEPTHWISE, 0.0),
-                            f"{report.device}, {report.threads} "
-                            f"thread{'s' if report.threads != 1 else ''}, "
-                            f"median forward {report.measured.median_ms:.2f} ms")
+    _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), out.fmt,
+          out.output)
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, out=OutputOptions)
 def guidelines(
     model: Optional[str] = typer.Argument(None, metavar="[MODEL]",
                                           help="a registered name or a user model specifier "
@@ -452,75 +499,69 @@ def guidelines(
                                  help="G4: also measure element-wise ops' share of the forward "
                                       "time on the CPU (costlab profile)"),
     threads: Optional[int] = ThreadsOpt,
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt,
+    dtype: Optional[str] = CountOptions.__dataclass_fields__["dtype"].metadata["option"],
     device: str = typer.Option("meta", "--device",
                                help="audit: meta or cpu; --empirical: cpu (default) or cuda"),
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    *, model_options: ModelOptions, out: OutputOptions,
 ) -> None:
     """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each;
     or, with --empirical, time the paper's own experiments on this machine."""
-    from costlab.analysis.guidelines import audit
-    from costlab.api import analyze as run_analysis
-    from costlab.core.errors import UsageError
     from costlab.report.export import guidelines_text
+    from costlab.report.progress import progress_bar
     from costlab.report.render import render_guidelines
+    from costlab.workflows.guidelines import audit_model
 
     if empirical:
         if model is not None:
             raise UsageError("--empirical times the paper's micro-benchmarks and takes no MODEL")
-        return _guidelines_empirical(device, scale, quick, fmt, output)
+        return _guidelines_empirical(device, scale, quick, out)
     if model is None:
         raise UsageError("give a MODEL to audit, or --empirical to time the paper's "
                          "micro-benchmarks")
-    if top < 0:
-        raise UsageError(f"--top must be >= 0, got {top}")
-    fmt = _prepare_output(fmt, output)
-    cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch, dtype,
-                                          device, kwargs, kwargs_inputs))
-    result = audit(cost)
-    if latency:
-        result = _measured_g4(model, result, width, knob, resolution, input_shape, batch,
-                              kwargs, kwargs_inputs, threads, quick, fmt)
-    _emit(lambda f: guidelines_text(result, f, top or None, detail),
-          lambda c: render_guidelines(result, c, top or None), fmt, output)
+    shown, out = _check_top(top), out.checked()
+    with progress_bar(f"profiling {model}", latency and out.fmt == "table") as progress:
+        result = audit_model(model, analysis_options={**model_options.api_kwargs(),
+                                                      "dtype": dtype, "device": device},
+                             run_options=model_options.api_kwargs(), latency=latency,
+                             threads=threads, quick=quick, progress=progress)
+    _emit(lambda f: guidelines_text(result, f, shown, detail),
+          lambda c: render_guidelines(result, c, shown), out.fmt, out.output)
 
 
 @app.command()
 @_guarded
+@uses_options(count=CountOptions, out=OutputOptions)
 def sweep(
     model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
-    plot: Optional[str] = PlotOpt,
     width: Optional[str] = typer.Option(None, "--width", "-w",
                                         help="width multipliers, e.g. 1,0.75,0.5,0.25"),
     resolution: Optional[str] = typer.Option(None, "--resolution", "-r",
                                              help="resolutions, e.g. 224,192,160,128"),
     knob: Optional[List[str]] = typer.Option(None, "--knob", "-k",
                                              help="any knob's values, NAME=V1,V2 (repeatable)"),
-    batch: int = BatchOpt, dtype: Optional[str] = DtypeOpt, device: str = DeviceOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    batch: int = ModelOptions.__dataclass_fields__["batch"].metadata["option"],
+    plot: Optional[str] = PlotOpt, *, count: CountOptions, out: OutputOptions,
 ) -> None:
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
-    _check_plot(plot)
-    from costlab.api import sweep as run_sweep
     from costlab.report.export import sweep_text
+    from costlab.report.figures import sweep_figure
     from costlab.report.render import render_sweep
+    from costlab.workflows.sweep import sweep as run_sweep
 
-    fmt = _prepare_output(fmt, output)
+    _check_plot(plot)
+    out = out.checked()
     grid = _knobs(None, knob)
     if width is not None:
         grid = {"width": width, **grid}
-    result = run_sweep(model, grid, resolution, batch=batch, dtype=dtype, device=device)
-    _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), fmt, output)
-    from costlab.report.figures import sweep_figure
-
+    result = run_sweep(model, grid, resolution, batch=batch, **count.api_kwargs())
+    _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), out.fmt,
+          out.output)
     _draw_plot(plot, sweep_figure, result)
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, out=OutputOptions)
 def estimate(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
@@ -531,35 +572,29 @@ def estimate(
                               help="the peak to use: float32, tf32, float16, bfloat16, int8 "
                                    "(bytes are counted at its storage size)"),
     top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
-    plot: Optional[str] = PlotOpt,
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt, device: str = DeviceOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    device: str = CountOptions.__dataclass_fields__["device"].metadata["option"],
+    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, out: OutputOptions,
 ) -> None:
     """Roofline estimate of latency on a hardware profile: which ops are compute-,
     memory- or overhead-bound. An estimate, not a measurement."""
     from costlab.analysis.roofline import estimate as roofline_estimate
-    from costlab.api import analyze as run_analysis
-    from costlab.core.errors import UsageError
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
     from costlab.report.roofline import estimate_text, render_estimate
+    from costlab.workflows.analyze import analyze as run_analysis
 
-    if top < 0:
-        raise UsageError(f"--top must be >= 0, got {top}")
+    shown = _check_top(top)
     if dtype not in STORAGE_DTYPE:
         raise UsageError(f"unknown dtype {dtype!r}; choose from {', '.join(STORAGE_DTYPE)}")
     profile = load_profile(hardware)
     profile.peak_flops(dtype)  # fails now if the profile has no peak for it
     _check_plot(plot)
-    fmt = _prepare_output(fmt, output)
-    cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch,
-                                          STORAGE_DTYPE[dtype], device, kwargs, kwargs_inputs))
+    out = out.checked()
+    cost = run_analysis(model, **model_options.api_kwargs(), dtype=STORAGE_DTYPE[dtype],
+                        device=device)
     result = roofline_estimate(cost, profile, dtype)
-    _emit(lambda f: estimate_text(result, f, top or None),
-          lambda c: render_estimate(result, c, top or None), fmt, output)
+    _emit(lambda f: estimate_text(result, f, shown),
+          lambda c: render_estimate(result, c, shown), out.fmt, out.output)
     _draw_plot(plot, estimate_figure, result)
 
 
@@ -574,29 +609,22 @@ def calibrate(
 ) -> None:
     """Measure this machine's fp32 GFLOP/s (matmul), GB/s (copy) and per-op overhead, and
     save them as a hardware profile for `costlab estimate --hardware FILE`."""
-    from rich.console import Console
-
     from costlab.bench.calibrate import calibrate as run_calibration
     from costlab.report.export import check_writable, write_atomic
     from costlab.report.roofline import render_profile
-
-    from costlab.core.errors import UsageError
 
     if output is not None:
         if not output.lower().endswith(".json"):
             raise UsageError(f"cannot save the profile to {output}: it is JSON, name it "
                              "FILE.json (estimate --hardware reads it back by that suffix)")
         check_writable(output)
-
-    def progress(step: str) -> None:
-        typer.echo(f"measuring {step}...", err=True)
-
-    profile = run_calibration(quick, progress).to_profile(name)
+    profile = run_calibration(quick, lambda step: typer.echo(f"measuring {step}...", err=True)
+                              ).to_profile(name)
     if not output:
         sys.stdout.write(profile.to_json())
         return
     write_atomic(output, profile.to_json())
-    render_profile(profile, Console(width=None if sys.stdout.isatty() else 200))
+    render_profile(profile, _console())
     typer.echo(f"saved to {output}; use it with: costlab estimate MODEL --hardware {output}")
 
 
@@ -615,52 +643,39 @@ def report(
     """Regenerate the papers' tables (Markdown and CSV): MobileNet V1 vs V2, ShuffleNet V2's
     Table 8, MobileNet V1's grid, MobileNetV2's memory table, Inception v3's factorizations,
     the G1-G4 audit of the zoo."""
-    from pathlib import Path
-
-    from costlab.core.errors import UsageError
-    from costlab.report.export import check_writable
     from costlab.workflows.papers.context import ReportContext
-    from costlab.workflows.papers.reports import REPORTS, check_names, write_report
+    from costlab.workflows.papers.reports import make_reports, plan_reports
 
-    if all_reports == bool(names):
-        raise UsageError("name the reports to make, or give --all; reports: "
-                         + ", ".join(REPORTS))
-    if threads is not None and threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {threads}")
-    chosen = list(REPORTS) if all_reports else check_names(names)
-    if not Path(out_dir).is_dir():
-        raise UsageError(f"--out-dir {out_dir}: no such directory")
-    for name in chosen:  # before any work
-        check_writable(str(Path(out_dir) / f"{name}.md"))
-        check_writable(str(Path(out_dir) / f"{name}.csv"))
+    _check_threads(threads)
+    chosen = plan_reports(names or [], all_reports, out_dir)  # before any work
     command = "costlab report " + ("--all" if all_reports else " ".join(chosen)) \
         + ("" if latency else " --no-latency") + (" --quick" if quick else "") \
         + (f" --threads {threads}" if threads else "")
     context = ReportContext(latency=latency, quick=quick, threads=threads, command=command,
                             say=lambda message: typer.echo(message + "...", err=True))
-    for name in chosen:
-        context.say(f"building {name}")
-        paths = write_report(REPORTS[name](context), context, out_dir)
+    for paths in make_reports(chosen, context, out_dir):
         typer.echo("wrote " + " and ".join(str(p) for p in paths), err=True)
 
 
 @app.command()
 @_guarded
-def formulas(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) -> None:
+@uses_options(out=OutputOptions)
+def formulas(out: OutputOptions) -> None:
     """What each op is counted as (the conventions, op by op)."""
     from costlab.analysis.formulas import formula_frame
     from costlab.core.conventions import caption
     from costlab.report.export import frame_text
     from costlab.report.render import render_frame
 
-    fmt = _prepare_output(fmt, output)
+    out = out.checked()
     frame = formula_frame()
     _emit(lambda f: frame_text(frame, f, caption(), kind="formulas"),
-          lambda c: render_frame(frame, "op cost formulas", c, caption()), fmt, output)
+          lambda c: render_frame(frame, "op cost formulas", c, caption()), out.fmt, out.output)
 
 
 @app.command()
 @_guarded
+@uses_options(model_options=ModelOptions, out=OutputOptions)
 def profile(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
@@ -672,28 +687,25 @@ def profile(
                                              "timed between them, at least (default 20)"),
     quick: bool = typer.Option(False, "--quick",
                                help="a short run: 3 warm-up calls, >= 20 of each, <= 5 s"),
-    width: Optional[float] = WidthOpt, knob: Optional[List[str]] = KnobOpt,
-    resolution: Optional[int] = ResolutionOpt, input_shape: Optional[List[str]] = InputOpt,
-    kwargs: Optional[str] = KwargsOpt, kwargs_inputs: Optional[str] = KwargsInputsOpt,
-    batch: int = BatchOpt,
-    fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt,
+    *, model_options: ModelOptions, out: OutputOptions,
 ) -> None:
     """Where the forward time goes: measured time by op category (ShuffleNet V2's Figure 2)
     and by module, beside each one's share of FLOPs and memory access."""
-    from costlab.workflows.profile import profile_model
     from costlab.bench.timing import TimingPolicy
     from costlab.report.profile import profile_text, render_profile
     from costlab.report.progress import progress_bar
+    from costlab.workflows.profile import profile_model
 
-    fmt = _prepare_output(fmt, output)
-    options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
-    policy = TimingPolicy.quick() if quick else None
-    with progress_bar(f"profiling {model}", fmt == "table") as progress:
-        report = profile_model(model, options, device=device, threads=threads, iters=iters,
-                               depth=depth, policy=policy, progress=progress)
+    out = out.checked()
+    with progress_bar(f"profiling {model}", out.fmt == "table") as progress:
+        report = profile_model(model, model_options.api_kwargs(), device=device,
+                               threads=threads, iters=iters, depth=depth,
+                               policy=TimingPolicy.quick() if quick else None,
+                               progress=progress)
     for warning in report.warnings():
         typer.echo(f"warning: {warning}", err=True)
-    _emit(lambda f: profile_text(report, f), lambda c: render_profile(report, c), fmt, output)
+    _emit(lambda f: profile_text(report, f), lambda c: render_profile(report, c), out.fmt,
+          out.output)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ every machine, and is what the staleness test compares with the checked-in repor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from costlab.report.latency import latency_cells
 from costlab.workflows.papers.context import (CNN_FAMILIES, MILLION, PaperReport, ReportContext,
@@ -412,3 +412,29 @@ def write_report(report: PaperReport, context: ReportContext, out_dir: str | Pat
     write_atomic(str(paths[0]), markdown(report, context))
     write_atomic(str(paths[1]), report.frame.to_csv(index=False))
     return paths
+
+
+def plan_reports(names: Sequence[str], all_reports: bool, out_dir: str | Path) -> list[str]:
+    """The reports to make, checked before any work: known names, and their files
+    writable in ``out_dir``."""
+    from costlab.core.errors import UsageError
+    from costlab.report.export import check_writable
+
+    if all_reports == bool(names):
+        raise UsageError("name the reports to make, or give all_reports; reports: "
+                         + ", ".join(REPORTS))
+    chosen = list(REPORTS) if all_reports else check_names(names)
+    if not Path(out_dir).is_dir():
+        raise UsageError(f"out_dir {out_dir}: no such directory")
+    for name in chosen:
+        check_writable(str(Path(out_dir) / f"{name}.md"))
+        check_writable(str(Path(out_dir) / f"{name}.csv"))
+    return chosen
+
+
+def make_reports(chosen: Sequence[str], context: ReportContext, out_dir: str | Path,
+                 ) -> Iterator[list[Path]]:
+    """Build and write each report in turn; yields the paths written for each."""
+    for name in chosen:
+        context.say(f"building {name}")
+        yield write_report(REPORTS[name](context), context, out_dir)
