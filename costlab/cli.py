@@ -25,7 +25,7 @@ app = typer.Typer(
 
 _state = {"debug": False}
 
-FORMAT_HELP = "table, csv, md or json (default: from -o's suffix, else table)"
+FORMAT_HELP = "table, csv, md, json or html (default: from -o's suffix, else table)"
 
 
 def _fail(message: str, code: int) -> None:
@@ -55,25 +55,18 @@ def _guarded(command: Callable) -> Callable:
     return wrapper
 
 
-def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Optional[str]) -> None:
-    """Print or write the result: rich table to the terminal, anything else as text."""
+def _emit(document, fmt: str, output: Optional[str]) -> None:
+    """Print or write a result's document in ``fmt`` through the registry of renderers."""
+    from costlab.report import renderers
     from costlab.report.export import write_atomic
-    from costlab.report.render import to_text
 
-    if fmt == "table":
-        if output:
-            write_atomic(output, to_text(draw))
-        else:
-            from rich.console import Console
-
-            # a pipe or a log gets wide tables rather than wrapped cells
-            draw(Console(width=None if sys.stdout.isatty() else 200))
-        return
-    text = text_for(fmt)
+    chosen = renderers.get(fmt)
     if output:
-        write_atomic(output, text)
+        write_atomic(output, chosen.render(document))
+    elif chosen.to_terminal is not None:
+        chosen.to_terminal(document)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(chosen.render(document))
 
 
 def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
@@ -193,13 +186,12 @@ def main_options(debug: bool = typer.Option(False, "--debug", help="show traceba
 def list_models(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) -> None:
     """Show the registered models, their knobs and default inputs."""
     from costlab.models import registry
-    from costlab.report.export import models_text
-    from costlab.report.render import render_models
+    from costlab.report.export import models_document
 
     fmt = _prepare_output(fmt, output)
     reg = registry()
     specs = [reg.get(n) for n in reg.names()]
-    _emit(lambda f: models_text(specs, f), lambda c: render_models(specs, c), fmt, output)
+    _emit(models_document(specs), fmt, output)
 
 
 @app.command()
@@ -224,8 +216,7 @@ def analyze(
     _check_plot(plot)
     from costlab.api import analyze as run_analysis
     from costlab.errors import UsageError
-    from costlab.report.export import analysis_text
-    from costlab.report.render import render_analysis
+    from costlab.report.export import analysis_document
 
     if depth < 1:
         raise UsageError(f"--depth must be >= 1, got {depth}")
@@ -241,23 +232,20 @@ def analyze(
     if check == "fvcore":
         _emit_fvcore(model, cost, depth, fmt, output, options.get("model_kwargs"))
         return
-    _emit(lambda f: analysis_text(cost, f, depth, layers),
-          lambda c: render_analysis(cost, depth, layers, c), fmt, output)
+    _emit(analysis_document(cost, depth, layers), fmt, output)
 
 
 def _emit_fvcore(model: str, cost, depth: int, fmt: str, output: Optional[str],
                  model_kwargs: Optional[dict] = None) -> None:
     from costlab.analysis.fvcore_check import SUMMARY
     from costlab.api import fvcore_check
-    from costlab.report.export import frame_text
-    from costlab.report.render import render_frame
+    from costlab.report.export import frame_document
 
     result = fvcore_check(model, cost, depth, model_kwargs)
     unsupported = ", ".join(f"{op} x{n}" for op, n in sorted(result.unsupported.items()))
     caption = SUMMARY + (f" fvcore's unsupported ops: {unsupported}." if unsupported else "")
-    _emit(lambda f: frame_text(result.frame, f, caption, kind="fvcore_check"),
-          lambda c: render_frame(result.frame, f"{cost.name}: costlab MACs beside fvcore", c,
-                                 caption), fmt, output)
+    _emit(frame_document(result.frame, f"{cost.name}: costlab MACs beside fvcore", caption,
+                         kind="fvcore_check"), fmt, output)
 
 
 ThreadsOpt = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)")
@@ -315,7 +303,7 @@ def bench(
     _check_plot(plot)
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
-    from costlab.report.latency import bench_text, render_bench
+    from costlab.report.latency import bench_document
     from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
@@ -334,7 +322,7 @@ def bench(
             report = run_bench(model, options, device=device, dtype=dtype,
                                channels_last=channels_last, threads=threads, policy=policy,
                                memory=memory, progress=progress)
-    _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), fmt, output)
+    _emit(bench_document([report]), fmt, output)
     from costlab.report.figures import bench_figure
 
     _draw_plot(plot, bench_figure, [report])
@@ -361,9 +349,8 @@ def compare(
     """Models side by side with published numbers and ratios to the first."""
     _check_plot(plot)
     from costlab.api import compare as run_comparison
-    from costlab.report.export import comparison_text
+    from costlab.report.export import comparison_document
     from costlab.report.progress import progress_bar
-    from costlab.report.render import render_comparison
 
     fmt = _prepare_output(fmt, output)
     options = _options(width, knob, resolution, input_shape, batch, dtype, device, kwargs,
@@ -373,8 +360,7 @@ def compare(
                                policy=_policy(quick, None, None, None, min_time, max_time))
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
                                     **options)
-    _emit(lambda f: comparison_text(comparison, f),
-          lambda c: render_comparison(comparison, c), fmt, output)
+    _emit(comparison_document(comparison), fmt, output)
     from costlab.report.figures import comparison_figure, latency_comparison_figure
 
     # with measured latency the telling picture is latency against MACs
@@ -386,7 +372,7 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[st
     """Time the paper's four micro-benchmarks here and judge each guideline."""
     from costlab.bench.guidelines import run_empirical
     from costlab.bench.timing import TimingPolicy
-    from costlab.report.empirical import empirical_text, render_empirical
+    from costlab.report.empirical import empirical_document
     from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
@@ -394,7 +380,7 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, fmt: Optional[st
     with progress_bar("timing", fmt == "table") as progress:
         run = run_empirical("cpu" if device == "meta" else device, scale, policy,
                             progress=progress)
-    _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), fmt, output)
+    _emit(empirical_document(run), fmt, output)
 
 
 def _measured_g4(model, result, width, knob, resolution, input_shape, batch, kwargs,
@@ -446,8 +432,7 @@ def guidelines(
     from costlab.analysis.guidelines import audit
     from costlab.api import analyze as run_analysis
     from costlab.errors import UsageError
-    from costlab.report.export import guidelines_text
-    from costlab.report.render import render_guidelines
+    from costlab.report.export import guidelines_document
 
     if empirical:
         if model is not None:
@@ -465,8 +450,7 @@ def guidelines(
     if latency:
         result = _measured_g4(model, result, width, knob, resolution, input_shape, batch,
                               kwargs, kwargs_inputs, threads, quick, fmt)
-    _emit(lambda f: guidelines_text(result, f, top or None, detail),
-          lambda c: render_guidelines(result, c, top or None), fmt, output)
+    _emit(guidelines_document(result, top or None, detail), fmt, output)
 
 
 @app.command()
@@ -486,15 +470,14 @@ def sweep(
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
     _check_plot(plot)
     from costlab.api import sweep as run_sweep
-    from costlab.report.export import sweep_text
-    from costlab.report.render import render_sweep
+    from costlab.report.export import sweep_document
 
     fmt = _prepare_output(fmt, output)
     grid = _knobs(None, knob)
     if width is not None:
         grid = {"width": width, **grid}
     result = run_sweep(model, grid, resolution, batch=batch, dtype=dtype, device=device)
-    _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), fmt, output)
+    _emit(sweep_document(result), fmt, output)
     from costlab.report.figures import sweep_figure
 
     _draw_plot(plot, sweep_figure, result)
@@ -526,7 +509,7 @@ def estimate(
     from costlab.errors import UsageError
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
-    from costlab.report.roofline import estimate_text, render_estimate
+    from costlab.report.roofline import estimate_document
 
     if top < 0:
         raise UsageError(f"--top must be >= 0, got {top}")
@@ -539,8 +522,7 @@ def estimate(
     cost = run_analysis(model, **_options(width, knob, resolution, input_shape, batch,
                                           STORAGE_DTYPE[dtype], device, kwargs, kwargs_inputs))
     result = roofline_estimate(cost, profile, dtype)
-    _emit(lambda f: estimate_text(result, f, top or None),
-          lambda c: render_estimate(result, c, top or None), fmt, output)
+    _emit(estimate_document(result, top or None), fmt, output)
     _draw_plot(plot, estimate_figure, result)
 
 
@@ -631,13 +613,11 @@ def formulas(fmt: Optional[str] = FormatOpt, output: Optional[str] = OutputOpt) 
     """What each op is counted as (the conventions, op by op)."""
     from costlab.analysis.formulas import formula_frame
     from costlab.conventions import caption
-    from costlab.report.export import frame_text
-    from costlab.report.render import render_frame
+    from costlab.report.export import frame_document
 
     fmt = _prepare_output(fmt, output)
-    frame = formula_frame()
-    _emit(lambda f: frame_text(frame, f, caption(), kind="formulas"),
-          lambda c: render_frame(frame, "op cost formulas", c, caption()), fmt, output)
+    _emit(frame_document(formula_frame(), "op cost formulas", caption(), kind="formulas"), fmt,
+          output)
 
 
 @app.command()
@@ -663,7 +643,7 @@ def profile(
     and by module, beside each one's share of FLOPs and memory access."""
     from costlab.bench.profile import profile_model
     from costlab.bench.timing import TimingPolicy
-    from costlab.report.profile import profile_text, render_profile
+    from costlab.report.profile import profile_document
     from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
@@ -674,7 +654,7 @@ def profile(
                                depth=depth, policy=policy, progress=progress)
     for warning in report.warnings():
         typer.echo(f"warning: {warning}", err=True)
-    _emit(lambda f: profile_text(report, f), lambda c: render_profile(report, c), fmt, output)
+    _emit(profile_document(report), fmt, output)
 
 
 def main() -> None:
