@@ -40,20 +40,23 @@ class Column:
 
     ``format`` turns a raw value into the cell the screen view shows; the text view and the
     data table keep the raw value. ``styles`` colours a formatted cell by its text (a verdict
-    in green or red). ``priority`` 1 is always shown; a renderer short of width may drop the
-    higher ones first."""
+    in green or red); ``unit`` is what the numbers are in (a page shows it on hover)."""
 
     key: str
     label: str
     unit: str = ""
     format: CellFormat = plain
     align: Align = "left"
-    priority: int = 1
     styles: Mapping[str, str] = field(default_factory=dict)
     wrap: bool = False  # long cells may fold onto several lines
 
     def cell(self, row: Mapping[str, Any]) -> str:
         return self.format(row.get(self.key))
+
+
+def number(key: str, label: str, format: CellFormat = plain, **options: Any) -> Column:
+    """A column of numbers: aligned right."""
+    return Column(key=key, label=label, format=format, align="right", **options)
 
 
 @dataclass
@@ -84,12 +87,11 @@ class Table:
 
     @classmethod
     def from_frame(cls, frame: "pd.DataFrame", *, labels: Mapping[str, str] | None = None,
-                   format: CellFormat = plain, right: Sequence[str] = (), **options: Any
-                   ) -> "Table":
+                   format: CellFormat = plain, **options: Any) -> "Table":
         """A table of every column of ``frame``, labelled by ``labels`` (else the key)."""
         labels = labels or {}
-        columns = [Column(key=str(key), label=labels.get(str(key), str(key)), format=format,
-                          align="right" if key in right else "left") for key in frame.columns]
+        columns = [Column(key=str(key), label=labels.get(str(key), str(key)), format=format)
+                   for key in frame.columns]
         frame = frame.set_axis([c.key for c in columns], axis=1)
         return cls(columns=columns, rows=frame.to_dict("records"), **options)
 
@@ -112,10 +114,6 @@ class Paragraph:
     lead: str = ""
     wrap: bool = True
     views: frozenset[str] = BOTH
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 Block = Union[Heading, Paragraph, Table]

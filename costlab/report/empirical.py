@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, bullets, caption, note, plain)
+                                     Table, bullets, caption, note, number)
 from costlab.report.export import payload_header, records
 from costlab.report.render import mega
 
@@ -59,9 +59,6 @@ def variants_frame(run: "EmpiricalRun", guideline: str) -> "pd.DataFrame":
 COLOUR = {"holds": "green", "reversed": "red", "inconclusive": "yellow"}
 
 
-def _right(key: str, label: str, format=plain, **options) -> Column:
-    return Column(key=key, label=label, format=format, align="right", **options)
-
 
 def _variant_table(run: "EmpiricalRun", result) -> Table:
     frame = run.to_dataframe()
@@ -77,16 +74,16 @@ def _variant_table(run: "EmpiricalRun", result) -> Table:
     return Table(title=f"{result.guideline}: {result.title}", views=ONLY_SCREEN, rows=rows,
                  columns=[
                      Column(key="setting", label="setting"), Column(key="input", label="input"),
-                     _right("macs_m", "MACs (M)", lambda v: mega(v, 1), unit="M"),
-                     _right("macs_vs_baseline_pct", "vs base", lambda v: f"{v:+.1f}%",
+                     number("macs_m", "MACs (M)", lambda v: mega(v, 1), unit="M"),
+                     number("macs_vs_baseline_pct", "vs base", lambda v: f"{v:+.1f}%",
                             unit="%"),
-                     _right("median_ms", "median (ms)", lambda v: mega(v, 3), unit="ms"),
-                     _right("ci", "95% CI (ms)", unit="ms"),
-                     _right("speed", f"speed ({run.unit})", lambda v: mega(v, 1)),
-                     _right("raw", "latency x"), _right("fair", "x at equal MACs [95% CI]"),
+                     number("median_ms", "median (ms)", lambda v: mega(v, 3), unit="ms"),
+                     number("ci", "95% CI (ms)", unit="ms"),
+                     number("speed", f"speed ({run.unit})", lambda v: mega(v, 1)),
+                     number("raw", "latency x"), number("fair", "x at equal MACs [95% CI]"),
                      Column(key="verdict", label="verdict", styles=COLOUR),
-                     _right("paper_gpu_speed", "paper GPU (batches/s)", lambda v: mega(v, 0)),
-                     _right("paper_arm_speed", "paper ARM (images/s)", lambda v: mega(v, 1))])
+                     number("paper_gpu_speed", "paper GPU (batches/s)", lambda v: mega(v, 0)),
+                     number("paper_arm_speed", "paper ARM (images/s)", lambda v: mega(v, 1))])
 
 
 def _payload(run: "EmpiricalRun", verdicts: "pd.DataFrame") -> dict:

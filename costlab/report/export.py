@@ -17,7 +17,7 @@ from costlab import SCHEMA_VERSION, __version__, conventions
 from costlab.errors import UsageError
 from costlab.report import tables
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, bullets, caption, note, plain)
+                                     Table, bullets, caption, note, number)
 from costlab.report.render import (cell_text, grouped, mega, millions, nan_none, percent,
                                    ratio, share)
 
@@ -93,9 +93,6 @@ def _millions3(n: float | None) -> str:
     return millions(n, 3)
 
 
-def _right(key: str, label: str, format=plain, **options: Any) -> Column:
-    return Column(key=key, label=label, format=format, align="right", **options)
-
 
 # ------------------------------------------------------------------------ analysis
 
@@ -125,12 +122,12 @@ def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
     return Table(title=f"{title}\nmodules to depth {depth}", caption=conventions.MACS,
                  views=ONLY_SCREEN, rows=rows, columns=[
                      Column(key="module", label="module"), Column(key="type", label="type"),
-                     _right("macs", "MACs (M)", _millions3, unit="M"),
-                     _right("flops", "FLOPs (M)", _millions3, unit="M"),
-                     _right("params", "params", lambda n: f"{n:,}"),
-                     _right("read", "read (MB)", _millions3, unit="MB"),
-                     _right("written", "written (MB)", _millions3, unit="MB"),
-                     _right("share", "% MACs", share, unit="%")])
+                     number("macs", "MACs (M)", _millions3, unit="M"),
+                     number("flops", "FLOPs (M)", _millions3, unit="M"),
+                     number("params", "params", lambda n: f"{n:,}"),
+                     number("read", "read (MB)", _millions3, unit="MB"),
+                     number("written", "written (MB)", _millions3, unit="MB"),
+                     number("share", "% MACs", share, unit="%")])
 
 
 def _layer_table(cost: "ModelCost") -> Table:
@@ -139,18 +136,18 @@ def _layer_table(cost: "ModelCost") -> Table:
              "share_macs": 100 * row["share_macs"]} for row in tables.layer_rows(cost)]
     return Table(title="layers (one row per op; views not shown)", views=ONLY_SCREEN,
                  rows=rows, columns=[
-                     _right("index", "#"), Column(key="module", label="module"),
+                     number("index", "#"), Column(key="module", label="module"),
                      Column(key="op", label="op"),
                      Column(key="category", label="category", styles={"uncounted": "red"}),
                      Column(key="input_shape", label="input"),
                      Column(key="output_shape", label="output"),
-                     _right("kernel", "k"), _right("stride", "s"), _right("groups", "g"),
-                     _right("macs", "MACs (M)", _millions3, unit="M"),
-                     _right("flops", "FLOPs (M)", _millions3, unit="M"),
-                     _right("params", "params", grouped),
-                     _right("bytes_read", "read (MB)", _millions3, unit="MB"),
-                     _right("bytes_written", "written (MB)", _millions3, unit="MB"),
-                     _right("share_macs", "% MACs", share, unit="%")])
+                     number("kernel", "k"), number("stride", "s"), number("groups", "g"),
+                     number("macs", "MACs (M)", _millions3, unit="M"),
+                     number("flops", "FLOPs (M)", _millions3, unit="M"),
+                     number("params", "params", grouped),
+                     number("bytes_read", "read (MB)", _millions3, unit="MB"),
+                     number("bytes_written", "written (MB)", _millions3, unit="MB"),
+                     number("share_macs", "% MACs", share, unit="%")])
 
 
 def _totals_table(cost: "ModelCost") -> Table:
@@ -242,17 +239,17 @@ def _comparison_table(comparison: "ModelComparison") -> Table:
         rows=tables.comparison_rows(comparison), columns=[
             Column(key="model", label="model"), Column(key="variant", label="variant"),
             Column(key="input", label="input"),
-            _right("macs_m", "MACs (M)", mega, unit="M"),
-            _right("flops_m", "FLOPs (M)", mega, unit="M"),
-            _right("params_m", "params (M)", mega, unit="M"),
-            _right("memory_access_mb", "mem access (MB)", mega, unit="MB"),
-            _right("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
-            _right("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
-            _right("published_params_m", "pub params (M)", _mega1, unit="M"),
-            _right("published_top1", "pub top-1", _mega1, unit="%"),
-            _right("macs_vs_published_pct", "MACs vs pub", percent, unit="%"),
-            _right("params_vs_published_pct", "params vs pub", percent, unit="%"),
-            _right("macs_ratio", "MACs x", ratio), _right("params_ratio", "params x", ratio)])
+            number("macs_m", "MACs (M)", mega, unit="M"),
+            number("flops_m", "FLOPs (M)", mega, unit="M"),
+            number("params_m", "params (M)", mega, unit="M"),
+            number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
+            number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+            number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
+            number("published_params_m", "pub params (M)", _mega1, unit="M"),
+            number("published_top1", "pub top-1", _mega1, unit="%"),
+            number("macs_vs_published_pct", "MACs vs pub", percent, unit="%"),
+            number("params_vs_published_pct", "params vs pub", percent, unit="%"),
+            number("macs_ratio", "MACs x", ratio), number("params_ratio", "params x", ratio)])
 
 
 def comparison_payload(comparison: "ModelComparison", frame: "pd.DataFrame") -> dict[str, Any]:
@@ -365,13 +362,13 @@ def sweep_document(result) -> Document:
         title=f"{result.model}: sweep", views=ONLY_SCREEN, rows=frame.to_dict("records"),
         columns=[*[Column(key=a, label=a) for a in result.axes],
                  Column(key="input", label="input"),
-                 _right("macs_m", "MACs (M)", mega, unit="M"),
-                 _right("flops_m", "FLOPs (M)", mega, unit="M"),
-                 _right("params_m", "params (M)", mega, unit="M"),
-                 _right("memory_access_mb", "mem access (MB)", mega, unit="MB"),
-                 _right("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
-                 _right("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
-                 _right("macs_vs_published_pct", "MACs vs pub",
+                 number("macs_m", "MACs (M)", mega, unit="M"),
+                 number("flops_m", "FLOPs (M)", mega, unit="M"),
+                 number("params_m", "params (M)", mega, unit="M"),
+                 number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
+                 number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+                 number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
+                 number("macs_vs_published_pct", "MACs vs pub",
                         lambda p: percent(nan_none(p)), unit="%")]))
     blocks.append(caption(conventions.caption()))
     payload = payload_header("sweep")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from costlab import conventions
 from costlab.analysis.aggregate import shapes_text
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, bullets, caption, note, plain)
+                                     Table, bullets, caption, note, number)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,20 +88,20 @@ def _bench_table(reports: Sequence["BenchReport"]) -> Table:
                  rows=rows, columns=[
                      Column(key="model", label="model"), Column(key="input", label="input"),
                      Column(key="device_dtype", label="device"),
-                     _right("threads", "threads"),
-                     _right("median_ms", "median ms", _ms, unit="ms"),
-                     _right("ci", "95% CI", unit="ms"),
-                     _right("mean_ms", "mean", _ms, unit="ms"),
-                     _right("std_ms", "std", _ms, unit="ms"),
-                     _right("min_ms", "min", _ms, unit="ms"),
-                     _right("p90_ms", "p90", _ms, unit="ms"),
-                     _right("p99_ms", "p99", _ms, unit="ms"),
-                     _right("iqr_over_median", "IQR/med", lambda v: f"{v:.1%}"),
-                     _right("throughput_per_s", "samples/s", lambda v: f"{v:,.1f}"),
-                     _right("iterations", "iters"),
-                     _right("measured_s", "measured s", lambda v: f"{v:.2f}", unit="s"),
-                     _right("first_call_ms", "first call ms", _ms, unit="ms"),
-                     _right("peak_memory_mb", "peak MB",
+                     number("threads", "threads"),
+                     number("median_ms", "median ms", _ms, unit="ms"),
+                     number("ci", "95% CI", unit="ms"),
+                     number("mean_ms", "mean", _ms, unit="ms"),
+                     number("std_ms", "std", _ms, unit="ms"),
+                     number("min_ms", "min", _ms, unit="ms"),
+                     number("p90_ms", "p90", _ms, unit="ms"),
+                     number("p99_ms", "p99", _ms, unit="ms"),
+                     number("iqr_over_median", "IQR/med", lambda v: f"{v:.1%}"),
+                     number("throughput_per_s", "samples/s", lambda v: f"{v:,.1f}"),
+                     number("iterations", "iters"),
+                     number("measured_s", "measured s", lambda v: f"{v:.2f}", unit="s"),
+                     number("first_call_ms", "first call ms", _ms, unit="ms"),
+                     number("peak_memory_mb", "peak MB",
                             lambda v: "-" if v is None or v != v else f"{v:,.1f}",
                             unit="MB")])
 
@@ -138,15 +138,12 @@ def latency_comparison_blocks(comparison: "LatencyComparison") -> list[Block]:
     table = Table(title="measured latency, interleaved", caption=conventions.LATENCY,
                   views=ONLY_SCREEN, rows=rows, columns=[
                       Column(key="model", label="model"),
-                      _right("latency_median_ms", "median ms", _ms, unit="ms"),
-                      _right("ci", "95% CI", unit="ms"),
-                      _right("latency_ratio", "latency x", lambda v: f"{v:.2f}x"),
-                      _right("ratio_ci", "ratio 95% CI"),
+                      number("latency_median_ms", "median ms", _ms, unit="ms"),
+                      number("ci", "95% CI", unit="ms"),
+                      number("latency_ratio", "latency x", lambda v: f"{v:.2f}x"),
+                      number("ratio_ci", "ratio 95% CI"),
                       Column(key="latency_verdict", label="verdict")])
     return [table,
             note(*comparison.summary_lines(), *_notes(comparison.reports), views=ONLY_SCREEN),
             caption(*comparison.reports[0].environment.lines(), views=ONLY_SCREEN)]
 
-
-def _right(key: str, label: str, format=plain, **options) -> Column:
-    return Column(key=key, label=label, format=format, align="right", **options)

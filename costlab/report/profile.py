@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from costlab.analysis.aggregate import shapes_text
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, bullets, caption, note)
+                                     Table, bullets, caption, note, number)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,18 +71,15 @@ def _profile_table(rows: list["ProfileRow"], modules: bool, title: str,
         if modules else [Column(key="name", label="category")]
     return Table(title=title, caption=caption, views=ONLY_SCREEN, rows=cells, columns=[
         *names,
-        _right("time_ms", "time (ms)", lambda v: f"{v:,.3f}", unit="ms"),
-        _right("time_share", "% time", _pct, unit="%"),
-        _right("flops_share", "% FLOPs", _pct, unit="%"),
-        _right("bytes_share", "% mem access", _pct, unit="%"),
-        _right("flops", "FLOPs (M)", lambda v: f"{v / 1e6:,.2f}", unit="M"),
-        _right("memory_access_bytes", "mem access (MB)", lambda v: f"{v / 1e6:,.2f}",
+        number("time_ms", "time (ms)", lambda v: f"{v:,.3f}", unit="ms"),
+        number("time_share", "% time", _pct, unit="%"),
+        number("flops_share", "% FLOPs", _pct, unit="%"),
+        number("bytes_share", "% mem access", _pct, unit="%"),
+        number("flops", "FLOPs (M)", lambda v: f"{v / 1e6:,.2f}", unit="M"),
+        number("memory_access_bytes", "mem access (MB)", lambda v: f"{v / 1e6:,.2f}",
                unit="MB"),
-        _right("ops", "ops", lambda v: f"{v:,}")])
+        number("ops", "ops", lambda v: f"{v:,}")])
 
-
-def _right(key: str, label: str, format, **options) -> Column:
-    return Column(key=key, label=label, format=format, align="right", **options)
 
 
 def profile_document(report: "ProfileReport") -> Document:

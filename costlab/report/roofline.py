@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, note, plain)
+                                     Table, note, number)
 from costlab.report.document import caption as document_caption
 from costlab.report.export import payload_header, records
 from costlab.report.render import mega
@@ -82,31 +82,28 @@ def _estimate_payload(est: "RooflineEstimate", rows: "pd.DataFrame") -> dict[str
     return payload
 
 
-def _right(key: str, label: str, format=plain, **options: Any) -> Column:
-    return Column(key=key, label=label, format=format, align="right", **options)
-
 
 def _bounds_table(est: "RooflineEstimate") -> Table:
     return Table(title="time by bound", views=ONLY_SCREEN,
                  rows=bound_table(est).to_dict("records"), columns=[
-                     Column(key="bound", label="bound"), _right("ops", "ops"),
-                     _right("time_ms", "time (ms)", lambda v: mega(v, 3), unit="ms"),
-                     _right("share_time", "% time", lambda v: mega(100 * v, 1), unit="%")])
+                     Column(key="bound", label="bound"), number("ops", "ops"),
+                     number("time_ms", "time (ms)", lambda v: mega(v, 3), unit="ms"),
+                     number("share_time", "% time", lambda v: mega(100 * v, 1), unit="%")])
 
 
 def _ops_table(est: "RooflineEstimate", rows: "pd.DataFrame", top: int | None) -> Table:
     shown = f"top {len(rows)} of {len(est.layers)} ops by estimated time" if top else "every op"
     cells = [{**row, "module": row["module"] or "(root)"} for row in rows.to_dict("records")]
     return Table(title=shown, views=ONLY_SCREEN, rows=cells, columns=[
-        _right("index", "#"), Column(key="module", label="module"),
+        number("index", "#"), Column(key="module", label="module"),
         Column(key="op", label="op"), Column(key="category", label="category"),
-        _right("mflops", "MFLOPs", lambda v: mega(v, 3), unit="M"),
-        _right("memory_access_mb", "MB", lambda v: mega(v, 3), unit="MB"),
-        _right("intensity", "FLOP/B", lambda v: mega(v, 1)),
-        _right("compute_us", "compute (us)", mega, unit="us"),
-        _right("memory_us", "memory (us)", mega, unit="us"),
-        _right("time_us", "total (us)", mega, unit="us"),
-        _right("share_time", "% time", lambda v: mega(100 * v, 1), unit="%"),
+        number("mflops", "MFLOPs", lambda v: mega(v, 3), unit="M"),
+        number("memory_access_mb", "MB", lambda v: mega(v, 3), unit="MB"),
+        number("intensity", "FLOP/B", lambda v: mega(v, 1)),
+        number("compute_us", "compute (us)", mega, unit="us"),
+        number("memory_us", "memory (us)", mega, unit="us"),
+        number("time_us", "total (us)", mega, unit="us"),
+        number("share_time", "% time", lambda v: mega(100 * v, 1), unit="%"),
         Column(key="bound", label="bound")])
 
 
