@@ -29,7 +29,7 @@ app = typer.Typer(
          "memory-access cost.",
 )
 
-FORMAT_HELP = "table, csv, md or json (default: from -o's suffix, else table)"
+FORMAT_HELP = "table, csv, md, json or html (default: from -o's suffix, else table)"
 
 
 # The library's errors name its arguments; on the command line the flags say the same.
@@ -91,22 +91,18 @@ def _console():
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
-def _emit(text_for: Callable[[str], str], draw: Callable, fmt: str, output: Optional[str]) -> None:
-    """Print or write the result: rich table to the terminal, anything else as text."""
+def _emit(document, fmt: str, output: Optional[str]) -> None:
+    """Print or write a result's document in ``fmt`` through the registry of renderers."""
+    from costlab.report import renderers
     from costlab.report.export import write_atomic
-    from costlab.report.render import to_text
 
-    if fmt == "table":
-        if output:
-            write_atomic(output, to_text(draw))
-        else:
-            draw(_console())
-        return
-    text = text_for(fmt)
+    chosen = renderers.get(fmt)
     if output:
-        write_atomic(output, text)
+        write_atomic(output, chosen.render(document))
+    elif chosen.to_terminal is not None:
+        chosen.to_terminal(document)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(chosen.render(document))
 
 
 def _knobs(width: Optional[float], knob: Optional[List[str]]) -> dict:
@@ -321,12 +317,11 @@ def main_options(ctx: typer.Context,
 def list_models(out: OutputOptions) -> None:
     """Show the registered models, their knobs and default inputs."""
     from costlab.models import registry
-    from costlab.report.export import models_text
-    from costlab.report.render import render_models
+    from costlab.report.export import models_document
 
     out = out.checked()
     specs = [registry().get(n) for n in registry().names()]
-    _emit(lambda f: models_text(specs, f), lambda c: render_models(specs, c), out.fmt, out.output)
+    _emit(models_document(specs), out.fmt, out.output)
 
 
 @app.command()
@@ -342,9 +337,8 @@ def analyze(
     out: OutputOptions,
 ) -> None:
     """Per-module and per-layer costs of one model."""
-    from costlab.report.export import analysis_text
+    from costlab.report.export import analysis_document
     from costlab.report.figures import analysis_figure
-    from costlab.report.render import render_analysis
     from costlab.workflows.analyze import analyze as run_analysis
 
     _check_plot(plot)
@@ -358,23 +352,20 @@ def analyze(
     _draw_plot(plot, analysis_figure, cost)
     if check == "fvcore":
         return _emit_fvcore(model, cost, depth, out, options.get("model_kwargs"))
-    _emit(lambda f: analysis_text(cost, f, depth, layers),
-          lambda c: render_analysis(cost, depth, layers, c), out.fmt, out.output)
+    _emit(analysis_document(cost, depth, layers), out.fmt, out.output)
 
 
 def _emit_fvcore(model: str, cost, depth: int, out: OutputOptions,
                  model_kwargs: Optional[dict] = None) -> None:
     from costlab.analysis.fvcore_check import SUMMARY
-    from costlab.report.export import frame_text
-    from costlab.report.render import render_frame
+    from costlab.report.export import frame_document
     from costlab.workflows.analyze import fvcore_check
 
     result = fvcore_check(model, cost, depth, model_kwargs)
     unsupported = ", ".join(f"{op} x{n}" for op, n in sorted(result.unsupported.items()))
     caption = SUMMARY + (f" fvcore's unsupported ops: {unsupported}." if unsupported else "")
-    _emit(lambda f: frame_text(result.frame, f, caption, kind="fvcore_check"),
-          lambda c: render_frame(result.frame, f"{cost.name}: costlab MACs beside fvcore", c,
-                                 caption), out.fmt, out.output)
+    _emit(frame_document(result.frame, f"{cost.name}: costlab MACs beside fvcore", caption,
+                         kind="fvcore_check"), out.fmt, out.output)
 
 
 @app.command()
@@ -407,7 +398,7 @@ def bench(
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
     from costlab.report.figures import bench_figure
-    from costlab.report.latency import bench_text, render_bench
+    from costlab.report.latency import bench_document
     from costlab.report.progress import progress_bar
 
     _check_plot(plot)
@@ -424,8 +415,7 @@ def bench(
             report = run_bench(model, model_options.api_kwargs(), device=device, dtype=dtype,
                                channels_last=channels_last, threads=timing.threads,
                                policy=policy, memory=memory, progress=progress)
-    _emit(lambda f: bench_text([report], f), lambda c: render_bench([report], c), out.fmt,
-          out.output)
+    _emit(bench_document([report]), out.fmt, out.output)
     _draw_plot(plot, bench_figure, [report])
 
 
@@ -444,10 +434,9 @@ def compare(
     timing: TimingOptions, out: OutputOptions,
 ) -> None:
     """Models side by side with published numbers and ratios to the first."""
-    from costlab.report.export import comparison_text
+    from costlab.report.export import comparison_document
     from costlab.report.figures import comparison_figure, latency_comparison_figure
     from costlab.report.progress import progress_bar
-    from costlab.report.render import render_comparison
     from costlab.workflows.compare import compare as run_comparison
 
     _check_plot(plot)
@@ -457,8 +446,7 @@ def compare(
                                progress=progress, policy=timing.policy())
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
                                     **model_options.api_kwargs(), **count.api_kwargs())
-    _emit(lambda f: comparison_text(comparison, f),
-          lambda c: render_comparison(comparison, c), out.fmt, out.output)
+    _emit(comparison_document(comparison), out.fmt, out.output)
     # with measured latency the telling picture is latency against MACs
     _draw_plot(plot, latency_comparison_figure if latency else comparison_figure, comparison)
 
@@ -466,7 +454,7 @@ def compare(
 def _guidelines_empirical(device: str, scale: int, quick: bool, out: OutputOptions) -> None:
     """Time the paper's four micro-benchmarks here and judge each guideline."""
     from costlab.bench.timing import TimingPolicy
-    from costlab.report.empirical import empirical_text, render_empirical
+    from costlab.report.empirical import empirical_document
     from costlab.report.progress import progress_bar
     from costlab.workflows.empirical import run_empirical
 
@@ -475,8 +463,7 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, out: OutputOptio
     with progress_bar("timing", out.fmt == "table") as progress:
         run = run_empirical("cpu" if device == "meta" else device, scale, policy,
                             progress=progress)
-    _emit(lambda f: empirical_text(run, f), lambda c: render_empirical(run, c), out.fmt,
-          out.output)
+    _emit(empirical_document(run), out.fmt, out.output)
 
 
 @app.command()
@@ -506,9 +493,8 @@ def guidelines(
 ) -> None:
     """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each;
     or, with --empirical, time the paper's own experiments on this machine."""
-    from costlab.report.export import guidelines_text
+    from costlab.report.export import guidelines_document
     from costlab.report.progress import progress_bar
-    from costlab.report.render import render_guidelines
     from costlab.workflows.guidelines import audit_model
 
     if empirical:
@@ -524,8 +510,7 @@ def guidelines(
                                                       "dtype": dtype, "device": device},
                              run_options=model_options.api_kwargs(), latency=latency,
                              threads=threads, quick=quick, progress=progress)
-    _emit(lambda f: guidelines_text(result, f, shown, detail),
-          lambda c: render_guidelines(result, c, shown), out.fmt, out.output)
+    _emit(guidelines_document(result, shown, detail), out.fmt, out.output)
 
 
 @app.command()
@@ -543,9 +528,8 @@ def sweep(
     plot: Optional[str] = PlotOpt, *, count: CountOptions, out: OutputOptions,
 ) -> None:
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
-    from costlab.report.export import sweep_text
+    from costlab.report.export import sweep_document
     from costlab.report.figures import sweep_figure
-    from costlab.report.render import render_sweep
     from costlab.workflows.sweep import sweep as run_sweep
 
     _check_plot(plot)
@@ -554,8 +538,7 @@ def sweep(
     if width is not None:
         grid = {"width": width, **grid}
     result = run_sweep(model, grid, resolution, batch=batch, **count.api_kwargs())
-    _emit(lambda f: sweep_text(result, f), lambda c: render_sweep(result, c), out.fmt,
-          out.output)
+    _emit(sweep_document(result), out.fmt, out.output)
     _draw_plot(plot, sweep_figure, result)
 
 
@@ -580,7 +563,7 @@ def estimate(
     from costlab.analysis.roofline import estimate as roofline_estimate
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
-    from costlab.report.roofline import estimate_text, render_estimate
+    from costlab.report.roofline import estimate_document
     from costlab.workflows.analyze import analyze as run_analysis
 
     shown = _check_top(top)
@@ -593,8 +576,7 @@ def estimate(
     cost = run_analysis(model, **model_options.api_kwargs(), dtype=STORAGE_DTYPE[dtype],
                         device=device)
     result = roofline_estimate(cost, profile, dtype)
-    _emit(lambda f: estimate_text(result, f, shown),
-          lambda c: render_estimate(result, c, shown), out.fmt, out.output)
+    _emit(estimate_document(result, shown), out.fmt, out.output)
     _draw_plot(plot, estimate_figure, result)
 
 
@@ -664,13 +646,11 @@ def formulas(out: OutputOptions) -> None:
     """What each op is counted as (the conventions, op by op)."""
     from costlab.analysis.formulas import formula_frame
     from costlab.core.conventions import caption
-    from costlab.report.export import frame_text
-    from costlab.report.render import render_frame
+    from costlab.report.export import frame_document
 
     out = out.checked()
-    frame = formula_frame()
-    _emit(lambda f: frame_text(frame, f, caption(), kind="formulas"),
-          lambda c: render_frame(frame, "op cost formulas", c, caption()), out.fmt, out.output)
+    _emit(frame_document(formula_frame(), "op cost formulas", caption(), kind="formulas"),
+          out.fmt, out.output)
 
 
 @app.command()
@@ -692,7 +672,7 @@ def profile(
     """Where the forward time goes: measured time by op category (ShuffleNet V2's Figure 2)
     and by module, beside each one's share of FLOPs and memory access."""
     from costlab.bench.timing import TimingPolicy
-    from costlab.report.profile import profile_text, render_profile
+    from costlab.report.profile import profile_document
     from costlab.report.progress import progress_bar
     from costlab.workflows.profile import profile_model
 
@@ -704,8 +684,7 @@ def profile(
                                progress=progress)
     for warning in report.warnings():
         typer.echo(f"warning: {warning}", err=True)
-    _emit(lambda f: profile_text(report, f), lambda c: render_profile(report, c), out.fmt,
-          out.output)
+    _emit(profile_document(report), out.fmt, out.output)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The measured guidelines (``costlab guidelines --empirical``): tables, exports, progress.
+"""The measured guidelines (``costlab guidelines --empirical``) as a document.
 
 Takes a finished ``costlab.bench.guideline_experiments.EmpiricalRun``; measures nothing itself.
 """
@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from costlab.core.errors import UsageError
-from costlab.report.export import _header, _json, _markdown, _records
+from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
+                                     Table, bullets, caption, note, number)
+from costlab.report.export import payload_header, records
 from costlab.report.render import mega
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.console import Console
 
     from costlab.bench.guideline_experiments import EmpiricalRun
 
@@ -56,66 +56,74 @@ def variants_frame(run: "EmpiricalRun", guideline: str) -> "pd.DataFrame":
                                  "paper_arm_speed": "paper ARM (images/s)"})
 
 
-def empirical_text(run: "EmpiricalRun", fmt: str) -> str:
-    verdicts = run.verdict_frame()
-    if fmt == "csv":
-        frame = run.to_dataframe()
-        frame["guideline_verdict"] = frame.guideline.map(
-            dict(zip(verdicts.guideline, verdicts.verdict)))
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("guidelines_empirical")
-        payload["settings"] = run.settings_dict()
-        payload["environment"] = run.environment.to_dict()
-        payload["verdicts"] = _records(verdicts)
-        payload["variants"] = _records(run.to_dataframe())
-        payload["note"] = VERDICT_NOTE + " " + PAPER_RATIO_NOTE
-        return _json(payload)
-    if fmt == "md":
-        lines = ["# ShuffleNet V2's guidelines, measured", "", settings_line(run) + ".", ""]
-        lines += [f"- {line}" for line in run.environment.lines()]
-        lines += ["", _markdown(verdicts.drop(columns=["explanation"])), ""]
-        for result in run.results:
-            lines += [f"## {result.guideline}: {result.title} ({result.verdict})", "",
-                      f"Paper: {result.claim}.", "",
-                      _markdown(variants_frame(run, result.guideline)), ""]
-        lines += ["_" + VERDICT_NOTE + " " + PAPER_RATIO_NOTE + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+COLOUR = {"holds": "green", "reversed": "red", "inconclusive": "yellow"}
 
 
-def render_empirical(run: "EmpiricalRun", console: "Console") -> None:
-    from rich.table import Table
 
-    colour = {"holds": "green", "reversed": "red", "inconclusive": "yellow"}
-    summary = Table(title="ShuffleNet V2's guidelines, measured\n" + settings_line(run),
-                    title_justify="left")
-    for col in ("guideline", "paper's claim", "verdict"):
-        summary.add_column(col)
-    for r in run.results:
-        summary.add_row(f"{r.guideline} {r.title}", r.claim,
-                        f"[{colour[r.verdict]}]{r.verdict}[/]")
-    console.print(summary)
+def _variant_table(run: "EmpiricalRun", result) -> Table:
     frame = run.to_dataframe()
-    for r in run.results:
-        table = Table(title=f"{r.guideline}: {r.title}", title_justify="left")
-        for col in ("setting", "input", "MACs (M)", "vs base", "median (ms)", "95% CI (ms)",
-                    f"speed ({run.unit})", "latency x", "x at equal MACs [95% CI]", "verdict",
-                    "paper GPU (batches/s)", "paper ARM (images/s)"):
-            table.add_column(col, justify="left" if col in ("setting", "input", "verdict")
-                             else "right")
-        for row in frame[frame.guideline == r.guideline].itertuples():
-            raw = "baseline" if row.baseline else f"{row.latency_ratio:.2f}"
-            fair = "" if row.baseline else (f"{row.equal_work_ratio:.2f} "
-                                            f"[{row.equal_work_ci_low:.2f}, "
-                                            f"{row.equal_work_ci_high:.2f}]")
-            verdict = "" if row.baseline else f"[{colour[row.verdict]}]{row.verdict}[/]"
-            table.add_row(row.setting, row.input, mega(row.macs_m, 1),
-                          f"{row.macs_vs_baseline_pct:+.1f}%", mega(row.median_ms, 3),
-                          f"{row.ci_low_ms:.3f}-{row.ci_high_ms:.3f}", mega(row.speed, 1),
-                          raw, fair, verdict, mega(row.paper_gpu_speed, 0),
-                          mega(row.paper_arm_speed, 1))
-        console.print(table)
-    for line in run.environment.lines():
-        console.print(line, soft_wrap=True)
-    console.print(VERDICT_NOTE, style="dim")
+    rows = []
+    for row in frame[frame.guideline == result.guideline].to_dict("records"):
+        base = bool(row["baseline"])
+        rows.append({**row, "raw": "baseline" if base else f"{row['latency_ratio']:.2f}",
+                     "ci": f"{row['ci_low_ms']:.3f}-{row['ci_high_ms']:.3f}",
+                     "fair": "" if base else (f"{row['equal_work_ratio']:.2f} "
+                                              f"[{row['equal_work_ci_low']:.2f}, "
+                                              f"{row['equal_work_ci_high']:.2f}]"),
+                     "verdict": "" if base else row["verdict"]})
+    return Table(title=f"{result.guideline}: {result.title}", views=ONLY_SCREEN, rows=rows,
+                 columns=[
+                     Column(key="setting", label="setting"), Column(key="input", label="input"),
+                     number("macs_m", "MACs (M)", lambda v: mega(v, 1), unit="M"),
+                     number("macs_vs_baseline_pct", "vs base", lambda v: f"{v:+.1f}%",
+                            unit="%"),
+                     number("median_ms", "median (ms)", lambda v: mega(v, 3), unit="ms"),
+                     number("ci", "95% CI (ms)", unit="ms"),
+                     number("speed", f"speed ({run.unit})", lambda v: mega(v, 1)),
+                     number("raw", "latency x"), number("fair", "x at equal MACs [95% CI]"),
+                     Column(key="verdict", label="verdict", styles=COLOUR),
+                     number("paper_gpu_speed", "paper GPU (batches/s)", lambda v: mega(v, 0)),
+                     number("paper_arm_speed", "paper ARM (images/s)", lambda v: mega(v, 1))])
+
+
+def _payload(run: "EmpiricalRun", verdicts: "pd.DataFrame") -> dict:
+    payload = payload_header("guidelines_empirical")
+    payload["settings"] = run.settings_dict()
+    payload["environment"] = run.environment.to_dict()
+    payload["verdicts"] = records(verdicts)
+    payload["variants"] = records(run.to_dataframe())
+    payload["note"] = VERDICT_NOTE + " " + PAPER_RATIO_NOTE
+    return payload
+
+
+def empirical_document(run: "EmpiricalRun") -> Document:
+    """The paper's four micro-benchmarks as timed here, a verdict per guideline."""
+    verdicts = run.verdict_frame()
+    title = "ShuffleNet V2's guidelines, measured"
+    blocks: list[Block] = [
+        Heading(text=title, views=ONLY_TEXT),
+        note(settings_line(run) + ".", views=ONLY_TEXT),
+        bullets(run.environment.lines(), views=ONLY_TEXT),
+        Table.from_frame(verdicts.drop(columns=["explanation"]), views=ONLY_TEXT),
+        Table(title=title + "\n" + settings_line(run), views=ONLY_SCREEN,
+              rows=[{"guideline": f"{r.guideline} {r.title}", "claim": r.claim,
+                     "verdict": r.verdict} for r in run.results],
+              columns=[Column(key="guideline", label="guideline"),
+                       Column(key="claim", label="paper's claim"),
+                       Column(key="verdict", label="verdict", styles=COLOUR)]),
+    ]
+    for result in run.results:
+        blocks += [Heading(text=f"{result.guideline}: {result.title} ({result.verdict})",
+                           level=2, views=ONLY_TEXT),
+                   note(f"Paper: {result.claim}.", views=ONLY_TEXT),
+                   Table.from_frame(variants_frame(run, result.guideline), views=ONLY_TEXT)]
+    blocks += [_variant_table(run, result) for result in run.results]
+    blocks += [note(*run.environment.lines(), wrap=False, views=ONLY_SCREEN),
+               caption(VERDICT_NOTE, views=ONLY_SCREEN),
+               caption(VERDICT_NOTE + " " + PAPER_RATIO_NOTE, views=ONLY_TEXT)]
+    data = run.to_dataframe()
+    data["guideline_verdict"] = data.guideline.map(dict(zip(verdicts.guideline,
+                                                            verdicts.verdict)))
+    return Document(title=title, kind="guidelines_empirical", blocks=blocks,
+                    payload=_payload(run, verdicts), data=Table.from_frame(data),
+                    conventions=VERDICT_NOTE)

@@ -1,4 +1,7 @@
-"""Export results as CSV, Markdown (through pandas) and JSON, written atomically."""
+"""Results as documents (costlab.report.document), and files written atomically.
+
+One builder per result of the costs: analysis, comparison, the model list, a plain frame,
+a sweep, the guidelines audit. The renderers turn the documents into each format."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import contextlib
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -13,6 +17,10 @@ from costlab.core import conventions
 from costlab.core.version import SCHEMA_VERSION, __version__
 from costlab.core.errors import UsageError
 from costlab.report import tables
+from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
+                                     Table, bullets, caption, note, number)
+from costlab.report.render import (cell_text, grouped, mega, millions, nan_none, percent,
+                                   ratio, share)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,17 +28,11 @@ if TYPE_CHECKING:
     from costlab.analysis.records import ModelCost
     from costlab.models.registry import ModelSpec
 
-FORMATS = ("table", "csv", "md", "json")
-_SUFFIXES = {".csv": "csv", ".md": "md", ".markdown": "md", ".json": "json", ".txt": "table"}
-
-
 def format_for(fmt: str | None, output: str | None) -> str:
-    """The chosen format, else the one ``output``'s suffix names, else a table."""
-    if fmt is None:
-        fmt = _SUFFIXES.get(Path(output).suffix.lower(), "table") if output else "table"
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return fmt
+    """The chosen format, else the one ``output``'s suffix names, else the table."""
+    from costlab.report import renderers
+
+    return renderers.format_for(fmt, output)
 
 
 def check_writable(output: str) -> None:
@@ -74,71 +76,129 @@ def write_atomic(output: str, text: str) -> None:
             handle.write(text)
 
 
-def _markdown(frame: "pd.DataFrame") -> str:
-    # missing values (no published number) print as blanks, not "nan"
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame.to_markdown(index=False, floatfmt=".3f", intfmt=",", missingval="")
 
-
-def _json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, indent=2, default=str) + "\n"
-
-
-def _records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
-    # pandas' JSON writer turns NaN into null and numpy scalars into plain numbers
+def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
+    """A frame as JSON rows: pandas' JSON writer turns NaN into null and numpy scalars
+    into plain numbers."""
     return json.loads(frame.to_json(orient="records"))
 
 
-def _header(kind: str) -> dict[str, Any]:
+def payload_header(kind: str) -> dict[str, Any]:
+    """What every JSON output starts with."""
     return {"schema_version": SCHEMA_VERSION, "costlab_version": __version__, "kind": kind,
             "conventions": list(conventions.ALL)}
+
+
+def _millions3(n: float | None) -> str:
+    return millions(n, 3)
+
 
 
 # ------------------------------------------------------------------------ analysis
 
 def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict[str, Any]:
     info = cost.info
-    payload = _header("analysis")
+    payload = payload_header("analysis")
     payload.update({
         "model": {"name": info.name, "knobs": info.knobs,
                   "input_shapes": [list(s) for s in info.input_shapes], "device": info.device,
                   "dtype": info.dtype, "reference": info.reference, "notes": info.notes},
         "totals": tables.totals_dict(cost),
         "published": tables.published_dict(cost),
-        "modules": _records(cost.to_dataframe(depth=depth)),
-        "layers": _records(cost.to_dataframe()) if layers else [],
+        "modules": records(cost.to_dataframe(depth=depth)),
+        "layers": records(cost.to_dataframe()) if layers else [],
         "uncounted": [{"op": u.op, "calls": u.calls, "modules": u.modules}
                       for u in cost.uncounted],
     })
     return payload
 
 
-def analysis_text(cost: "ModelCost", fmt: str, depth: int, layers: bool = True) -> str:
-    if fmt == "csv":
-        return tables.analysis_frame(cost, depth, layers).to_csv(index=False)
-    if fmt == "json":
-        return _json(analysis_payload(cost, depth, layers))
-    if fmt == "md":
-        t = cost.total
-        lines = [f"# {cost.name}: cost per module and layer", "",
-                 f"Input {tables.shapes_text(cost.info.input_shapes)}, "
-                 f"knobs {tables.variant_text(cost.info.knobs) or 'none'}, "
-                 f"bytes as {cost.info.dtype or 'each tensor dtype'}.", "",
-                 "| total | value |", "|---|---|",
-                 f"| MACs | {t.macs:,} |", f"| FLOPs | {t.flops:,} |",
-                 f"| params | {t.params:,} |", f"| buffers | {t.buffers:,} |",
-                 f"| memory access (bytes) | {t.memory_access_bytes:,} |",
-                 f"| peak activation (bytes) | {t.peak_activation_bytes:,} |",
-                 f"| ops | {t.ops:,} |", "",
-                 f"## Modules (depth {depth})", "", _markdown(cost.to_dataframe(depth=depth))]
-        if layers:
-            lines += ["", "## Layers", "", _markdown(cost.to_dataframe())]
-        lines += [""] + [f"Note: {note}" for note in cost.info.notes]
-        lines += ["", tables.published_text(cost) or "Published: none.", "",
-                  uncounted_text(cost), "",
-                  "_" + conventions.caption() + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
+    total = cost.total.macs
+    rows = [{"module": "  " * (m.depth - 1) + m.path, "type": m.module_type, "macs": m.macs,
+             "flops": m.flops, "params": m.params, "read": m.bytes_read,
+             "written": m.bytes_written, "share": 100 * m.macs / total if total else None}
+            for m in cost.modules(depth)]
+    return Table(title=f"{title}\nmodules to depth {depth}", caption=conventions.MACS,
+                 views=ONLY_SCREEN, rows=rows, columns=[
+                     Column(key="module", label="module"), Column(key="type", label="type"),
+                     number("macs", "MACs (M)", _millions3, unit="M"),
+                     number("flops", "FLOPs (M)", _millions3, unit="M"),
+                     number("params", "params", lambda n: f"{n:,}"),
+                     number("read", "read (MB)", _millions3, unit="MB"),
+                     number("written", "written (MB)", _millions3, unit="MB"),
+                     number("share", "% MACs", share, unit="%")])
+
+
+def _layer_table(cost: "ModelCost") -> Table:
+    rows = [{**row, "module": row["module"] or "(root)", "groups": str(row["groups"]),
+             "category": row["category"] if row["counted"] else "uncounted",
+             "share_macs": 100 * row["share_macs"]} for row in tables.layer_rows(cost)]
+    return Table(title="layers (one row per op; views not shown)", views=ONLY_SCREEN,
+                 rows=rows, columns=[
+                     number("index", "#"), Column(key="module", label="module"),
+                     Column(key="op", label="op"),
+                     Column(key="category", label="category", styles={"uncounted": "red"}),
+                     Column(key="input_shape", label="input"),
+                     Column(key="output_shape", label="output"),
+                     number("kernel", "k"), number("stride", "s"), number("groups", "g"),
+                     number("macs", "MACs (M)", _millions3, unit="M"),
+                     number("flops", "FLOPs (M)", _millions3, unit="M"),
+                     number("params", "params", grouped),
+                     number("bytes_read", "read (MB)", _millions3, unit="MB"),
+                     number("bytes_written", "written (MB)", _millions3, unit="MB"),
+                     number("share_macs", "% MACs", share, unit="%")])
+
+
+def _totals_table(cost: "ModelCost") -> Table:
+    t = cost.total
+    pairs = [("MACs", t.macs), ("FLOPs", t.flops), ("params", t.params),
+             ("buffers", t.buffers), ("memory access (bytes)", t.memory_access_bytes),
+             ("peak activation (bytes)", t.peak_activation_bytes), ("ops", t.ops)]
+    return Table(layout="pairs", views=ONLY_TEXT,
+                 columns=[Column(key="total", label="total"), Column(key="value", label="value")],
+                 rows=[{"total": name, "value": f"{value:,}"} for name, value in pairs])
+
+
+def _totals_line(cost: "ModelCost") -> str:
+    t = cost.total
+    partial = " (partial: some ops uncounted)" if t.partial else ""
+    return (f"{partial}: MACs {t.macs:,} ({millions(t.macs)} M), "
+            f"FLOPs {t.flops:,} ({millions(t.flops)} M), params {t.params:,}, "
+            f"buffers {t.buffers:,}, memory access {millions(t.memory_access_bytes)} MB "
+            f"(read {millions(t.bytes_read)}, written {millions(t.bytes_written)}), "
+            f"peak activation {millions(t.peak_activation_bytes)} MB, {t.ops} ops; "
+            f"bytes as {cost.info.dtype or 'each tensor dtype'}, traced on {cost.info.device}.")
+
+
+def analysis_document(cost: "ModelCost", depth: int, layers: bool = True) -> Document:
+    """One model's cost per module (to ``depth``) and per layer, with its totals."""
+    shapes = tables.shapes_text(cost.info.input_shapes)
+    blocks: list[Block] = [
+        Heading(text=f"{cost.name}: cost per module and layer", views=ONLY_TEXT),
+        note(f"Input {shapes}, knobs {tables.variant_text(cost.info.knobs) or 'none'}, "
+             f"bytes as {cost.info.dtype or 'each tensor dtype'}.", views=ONLY_TEXT),
+        _totals_table(cost),
+        Heading(text=f"Modules (depth {depth})", level=2, views=ONLY_TEXT),
+        Table.from_frame(cost.to_dataframe(depth=depth), views=ONLY_TEXT),
+        _module_table(cost, depth, f"{cost.name} {cost.info.variant}  input {shapes}"),
+    ]
+    if layers:
+        blocks += [Heading(text="Layers", level=2, views=ONLY_TEXT),
+                   Table.from_frame(cost.to_dataframe(), views=ONLY_TEXT),
+                   _layer_table(cost)]
+    published = tables.published_text(cost)
+    blocks += [
+        note(_totals_line(cost), lead="Total", views=ONLY_SCREEN),
+        note(*[f"Note: {n}" for n in cost.info.notes]),
+        note(published or "Published: none.", views=ONLY_TEXT),
+        *([note(published, views=ONLY_SCREEN)] if published else []),
+        note(uncounted_text(cost)),
+        caption(conventions.caption()),
+    ]
+    return Document(title=f"{cost.name}: cost per module and layer", kind="analysis",
+                    blocks=blocks, payload=analysis_payload(cost, depth, layers),
+                    data=Table.from_frame(tables.analysis_frame(cost, depth, layers)))
 
 
 def uncounted_text(cost: "ModelCost") -> str:
@@ -163,36 +223,82 @@ MARKDOWN_LABELS = {
     "uncounted_ops": "uncounted ops",
 }
 
-def comparison_text(comparison: "ModelComparison", fmt: str) -> str:
+
+def _mega0(n: float | None) -> str:
+    return mega(n, 0)
+
+
+def _mega1(n: float | None) -> str:
+    return mega(n, 1)
+
+
+def _comparison_table(comparison: "ModelComparison") -> Table:
+    return Table(
+        title="cost comparison (computed beside published)",
+        caption="Ratios are to the first model; pub = published.", views=ONLY_SCREEN,
+        rows=tables.comparison_rows(comparison), columns=[
+            Column(key="model", label="model"), Column(key="variant", label="variant"),
+            Column(key="input", label="input"),
+            number("macs_m", "MACs (M)", mega, unit="M"),
+            number("flops_m", "FLOPs (M)", mega, unit="M"),
+            number("params_m", "params (M)", mega, unit="M"),
+            number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
+            number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+            number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
+            number("published_params_m", "pub params (M)", _mega1, unit="M"),
+            number("published_top1", "pub top-1", _mega1, unit="%"),
+            number("macs_vs_published_pct", "MACs vs pub", percent, unit="%"),
+            number("params_vs_published_pct", "params vs pub", percent, unit="%"),
+            number("macs_ratio", "MACs x", ratio), number("params_ratio", "params x", ratio)])
+
+
+def comparison_payload(comparison: "ModelComparison", frame: "pd.DataFrame") -> dict[str, Any]:
+    payload = payload_header("comparison")
+    payload["models"] = records(frame)
+    payload["totals"] = [tables.totals_dict(c) for c in comparison.costs]
+    payload["summary"] = comparison.summary_lines()
+    if comparison.latency is not None:
+        payload["latency"] = [r.to_dict() for r in comparison.latency.reports]
+        payload["latency_order"] = comparison.latency.order
+        payload["summary"] += comparison.latency.summary_lines()
+    return payload
+
+
+def comparison_document(comparison: "ModelComparison") -> Document:
+    """Models side by side with the published numbers and ratios to the first, and the
+    measured latency where it was measured."""
+    from costlab.report.latency import latency_comparison_blocks
+
     frame = tables.comparison_frame(comparison)
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("comparison")
-        payload["models"] = _records(frame)
-        payload["totals"] = [tables.totals_dict(c) for c in comparison.costs]
-        payload["summary"] = comparison.summary_lines()
-        if comparison.latency is not None:
-            payload["latency"] = [r.to_dict() for r in comparison.latency.reports]
-            payload["latency_order"] = comparison.latency.order
-            payload["summary"] += comparison.latency.summary_lines()
-        return _json(payload)
-    if fmt == "md":
-        names = " vs ".join(c.name for c in comparison.costs)
-        readable = frame.drop(columns=["published_source"]).rename(columns=MARKDOWN_LABELS)
-        lines = [f"# {names}", "", _markdown(readable), ""]
-        lines += [f"- {line}" for line in comparison.summary_lines()]
-        if comparison.latency is not None:
-            lines += [f"- {line}" for line in comparison.latency.summary_lines()]
-            lines += ["", "Latency measured on: " + "; ".join(
-                comparison.latency.reports[0].environment.lines()) + "",
-                "", "_" + conventions.LATENCY + "_"]
-        sources = {p.source for p in comparison.published if p}
-        if sources:
-            lines += ["", "Published numbers: " + "; ".join(sorted(sources)) + "."]
-        lines += ["", "_" + conventions.caption() + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+    names = " vs ".join(c.name for c in comparison.costs)
+    latency = comparison.latency
+    sources = sorted({p.source for p in comparison.published if p})
+    blocks: list[Block] = [
+        Heading(text=names, views=ONLY_TEXT),
+        Table.from_frame(frame.drop(columns=["published_source"]), labels=MARKDOWN_LABELS,
+                         views=ONLY_TEXT),
+        _comparison_table(comparison),
+        bullets(comparison.summary_lines()
+                + (latency.summary_lines() if latency is not None else []), views=ONLY_TEXT),
+        note(*comparison.summary_lines(), views=ONLY_SCREEN),
+    ]
+    for cost in comparison.costs:
+        blocks.append(note(*[f"{cost.name}: note: {n}" for n in cost.info.notes],
+                           *([f"{cost.name}: {uncounted_text(cost)}"] if cost.uncounted
+                             else []), views=ONLY_SCREEN))
+    if latency is not None:
+        blocks += [note("Latency measured on: " + "; ".join(
+                       latency.reports[0].environment.lines()), views=ONLY_TEXT),
+                   caption(conventions.LATENCY, views=ONLY_TEXT)]
+    if sources:
+        blocks += [note("Published numbers: " + "; ".join(sources) + ".", views=ONLY_TEXT),
+                   note("Published: " + "; ".join(sources) + ".", views=ONLY_SCREEN)]
+    blocks.append(caption(conventions.caption()))
+    if latency is not None:
+        blocks += latency_comparison_blocks(latency)
+    return Document(title=names, kind="comparison", blocks=blocks,
+                    payload=comparison_payload(comparison, frame),
+                    data=Table.from_frame(frame))
 
 
 # ---------------------------------------------------------------------------- list
@@ -209,54 +315,68 @@ def models_frame(specs: Sequence["ModelSpec"]) -> "pd.DataFrame":
         columns=["model", "family", "knobs", "default_input", "reference"])
 
 
-def models_text(specs: Sequence["ModelSpec"], fmt: str) -> str:
+def models_document(specs: Sequence["ModelSpec"]) -> Document:
+    """The registered models, their knobs and default inputs, grouped by family."""
     frame = models_frame(specs)
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("models")
-        payload["models"] = _records(frame)
-        return _json(payload)
-    if fmt == "md":
-        return _markdown(frame) + "\n"
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+    data = Table.from_frame(frame, views=ONLY_TEXT)
+    families = list(frame["family"])
+    ends = frozenset(i for i in range(len(families))
+                     if i + 1 == len(families) or families[i + 1] != families[i])
+    labels = {"knobs": "knobs (defaults)", "default_input": "default input",
+              "reference": "follows"}
+    shown = Table(title="registered models", rows=data.rows, section_ends=ends,
+                  views=ONLY_SCREEN, columns=[Column(key=k, label=labels.get(k, k))
+                                              for k in data.keys])
+    payload = payload_header("models")
+    payload["models"] = records(frame)
+    return Document(title="registered models", kind="models", blocks=[data, shown],
+                    payload=payload, data=data)
 
 
 # ------------------------------------------------------------------ any plain frame
 
-def frame_text(frame: "pd.DataFrame", fmt: str, caption: str = "", kind: str = "table") -> str:
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header(kind)
-        payload["rows"] = _records(frame)
-        payload["note"] = caption
-        return _json(payload)
-    if fmt == "md":
-        return _markdown(frame) + ("\n\n_" + caption + "_\n" if caption else "\n")
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+def frame_document(frame: "pd.DataFrame", title: str, caption: str = "",
+                   kind: str = "table") -> Document:
+    """Any table as it is: every column, values formatted plainly on screen."""
+    table = Table.from_frame(frame, format=cell_text, title=title, caption=caption)
+    payload = payload_header(kind)
+    payload["rows"] = records(frame)
+    payload["note"] = caption
+    return Document(title=title, kind=kind, blocks=[table], payload=payload, data=table)
 
 
-def sweep_text(result, fmt: str) -> str:
+def sweep_document(result) -> Document:
+    """A sweep's costs per point, and with two axes each metric as a grid."""
     frame = tables.sweep_frame(result)
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("sweep")
-        payload["model"] = result.model
-        payload["axes"] = result.axes
-        payload["rows"] = _records(frame)
-        return _json(payload)
-    if fmt == "md":
-        lines = [f"# {result.model}: sweep over {' x '.join(result.axes)}", ""]
-        for metric, label in (("macs_m", "MACs (M)"), ("params_m", "params (M)")):
-            grid = tables.sweep_grid(result, metric)
-            if grid is not None:
-                lines += [f"{label}:", "", _markdown(grid), ""]
-        lines += [_markdown(frame.rename(columns=MARKDOWN_LABELS)), "",
-                  "_" + conventions.caption() + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+    blocks: list[Block] = [Heading(text=f"{result.model}: sweep over {' x '.join(result.axes)}",
+                                   views=ONLY_TEXT)]
+    for metric, label in (("macs_m", "MACs (M)"), ("params_m", "params (M)")):
+        grid = tables.sweep_grid(result, metric)
+        if grid is not None:
+            blocks += [note(f"{label}:", views=ONLY_TEXT),
+                       Table.from_frame(grid, format=cell_text,
+                                        title=f"{result.model}: {label}, {result.axes[0]} "
+                                              f"down, {result.axes[1]} across")]
+    blocks.append(Table.from_frame(frame, labels=MARKDOWN_LABELS, views=ONLY_TEXT))
+    blocks.append(Table(
+        title=f"{result.model}: sweep", views=ONLY_SCREEN, rows=frame.to_dict("records"),
+        columns=[*[Column(key=a, label=a) for a in result.axes],
+                 Column(key="input", label="input"),
+                 number("macs_m", "MACs (M)", mega, unit="M"),
+                 number("flops_m", "FLOPs (M)", mega, unit="M"),
+                 number("params_m", "params (M)", mega, unit="M"),
+                 number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
+                 number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+                 number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
+                 number("macs_vs_published_pct", "MACs vs pub",
+                        lambda p: percent(nan_none(p)), unit="%")]))
+    blocks.append(caption(conventions.caption()))
+    payload = payload_header("sweep")
+    payload["model"] = result.model
+    payload["axes"] = result.axes
+    payload["rows"] = records(frame)
+    return Document(title=f"{result.model}: sweep over {' x '.join(result.axes)}",
+                    kind="sweep", blocks=blocks, payload=payload, data=Table.from_frame(frame))
 
 
 # ---------------------------------------------------------------------- guidelines
@@ -270,6 +390,7 @@ GUIDELINE_COLUMNS = {
     "G3": ["block", "branches", "fragments", "ops", "share_macs"],
     "G4": ["module", "op", "output_shape", "memory_access_bytes", "share_bytes"],
 }
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def offenders_table(result, top: int | None) -> "pd.DataFrame":
@@ -283,31 +404,54 @@ def offenders_table(result, top: int | None) -> "pd.DataFrame":
     return frame.head(top) if top else frame
 
 
-def guidelines_text(audit, fmt: str, top: int | None = 10, detail: bool = False) -> str:
-    from dataclasses import asdict
+def _guidelines_payload(audit, top: int | None) -> dict[str, Any]:
+    payload = payload_header("guidelines")
+    payload["model"] = audit.model
+    payload["thresholds"] = asdict(audit.thresholds)
+    payload["results"] = [{
+        "guideline": r.guideline, "title": r.title, "verdict": r.verdict,
+        "explanation": r.explanation, "key_metric": r.key_metric, "value": r.value,
+        "metrics": r.metrics, "offenders": records(offenders_table(r, top))
+        if r.offenders else [],
+    } for r in audit.results]
+    return payload
 
+
+def guidelines_document(audit, top: int | None = 10, detail: bool = False) -> Document:
+    """A model's audit against ShuffleNet V2's guidelines G1-G4, the worst offenders of
+    each; its CSV is the summary, or with ``detail`` one row per offender."""
     summary, offenders = audit.to_frames()
-    if fmt == "csv":
-        return (offenders if detail else summary).to_csv(index=False)
-    if fmt == "json":
-        payload = _header("guidelines")
-        payload["model"] = audit.model
-        payload["thresholds"] = asdict(audit.thresholds)
-        payload["results"] = [{
-            "guideline": r.guideline, "title": r.title, "verdict": r.verdict,
-            "explanation": r.explanation, "key_metric": r.key_metric, "value": r.value,
-            "metrics": r.metrics, "offenders": _records(offenders_table(r, top))
-            if r.offenders else [],
-        } for r in audit.results]
-        return _json(payload)
-    if fmt == "md":
-        lines = [f"# {audit.model}: ShuffleNet V2's guidelines", "",
-                 _markdown(summary.drop(columns=["model"])), ""]
-        for r in audit.results:
-            if r.offenders:
-                lines += [f"## {r.guideline}: {r.title} ({r.verdict}), worst first", "",
-                          _markdown(offenders_table(r, top)), ""]
-        lines += ["Thresholds: " + ", ".join(f"{k}={v:.4g}" for k, v in
-                                             asdict(audit.thresholds).items()), ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+    blocks: list[Block] = [
+        Heading(text=f"{audit.model}: ShuffleNet V2's guidelines", views=ONLY_TEXT),
+        Table.from_frame(summary.drop(columns=["model"]), views=ONLY_TEXT),
+        Table(title=f"{audit.model}: ShuffleNet V2's guidelines (Ma et al. 2018)",
+              views=ONLY_SCREEN, rows=[
+                  {"guideline": r.guideline, "title": r.title, "verdict": r.verdict,
+                   "key_metric": f"{r.key_metric} = {cell_text(r.value)}",
+                   "why": r.explanation} for r in audit.results],
+              columns=[Column(key="guideline", label="", wrap=True),
+                       Column(key="title", label="guideline", wrap=True),
+                       Column(key="verdict", label="verdict", styles=VERDICT_STYLE, wrap=True),
+                       Column(key="key_metric", label="key metric", wrap=True),
+                       Column(key="why", label="why", wrap=True)]),
+    ]
+    for r in audit.results:
+        if not r.offenders:
+            continue
+        frame = offenders_table(r, top)
+        blocks += [Heading(text=f"{r.guideline}: {r.title} ({r.verdict}), worst first",
+                           level=2, views=ONLY_TEXT),
+                   Table.from_frame(frame, views=ONLY_TEXT)]
+        if r.verdict != "pass":
+            blocks.append(Table.from_frame(
+                frame, format=cell_text, views=ONLY_SCREEN,
+                title=f"{r.guideline} offenders, worst first (top {len(frame)} of "
+                      f"{len(r.offenders)})"))
+    thresholds = "Thresholds: " + ", ".join(f"{k}={v:.4g}"
+                                            for k, v in asdict(audit.thresholds).items())
+    blocks += [note(thresholds, views=ONLY_TEXT),
+               caption(thresholds + ". Memory access in elements; see the README for what "
+                       "each threshold means.", views=ONLY_SCREEN)]
+    return Document(title=f"{audit.model}: ShuffleNet V2's guidelines", kind="guidelines",
+                    blocks=blocks, payload=_guidelines_payload(audit, top),
+                    data=Table.from_frame(offenders if detail else summary))

@@ -1,15 +1,13 @@
-"""Tables of measured latency: ``costlab bench`` and the latency part of ``compare``."""
+"""Measured latency as documents: ``costlab bench`` and the latency part of ``compare``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from rich.console import Console
-from rich.table import Table
-
 from costlab.core import conventions
 from costlab.analysis.aggregate import shapes_text
-from costlab.core.errors import UsageError
+from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
+                                     Table, bullets, caption, note, number)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,71 +76,74 @@ def _notes(reports: Sequence["BenchReport"]) -> list[str]:
     return lines
 
 
-def bench_text(reports: Sequence["BenchReport"], fmt: str) -> str:
-    from costlab.report.export import _header, _json, _markdown
-
-    frame = bench_frame(reports)
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("bench")
-        payload["reports"] = [r.to_dict() for r in reports]  # every sample included
-        payload["note"] = conventions.LATENCY
-        return _json(payload)
-    if fmt == "md":
-        env = reports[0].environment
-        lines = [f"# latency: {', '.join(r.model for r in reports)}", "",
-                 _markdown(frame), ""]
-        lines += [f"- {line}" for line in _notes(reports)]
-        lines += ["", "Environment:", ""] + [f"- {line}" for line in env.lines()]
-        lines += ["", "_" + conventions.LATENCY + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
-
-
 def _ms(value: float) -> str:
     return f"{value:,.3f}" if value < 10 else f"{value:,.2f}"
 
 
-def render_bench(reports: Sequence["BenchReport"], console: Console) -> None:
-    table = Table(title="measured latency", title_justify="left",
-                  caption=conventions.LATENCY, caption_justify="left")
-    for col in ("model", "input", "device", "threads", "median ms", "95% CI", "mean", "std",
-                "min", "p90", "p99", "IQR/med", "samples/s", "iters", "measured s",
-                "first call ms", "peak MB"):
-        table.add_column(col, justify="left" if col in ("model", "input", "device") else "right")
-    for row, r in zip(bench_rows(reports), reports):
-        table.add_row(
-            row["model"], row["input"], f"{row['device']} {row['dtype']}", str(row["threads"]),
-            _ms(row["median_ms"]), f"{_ms(row['ci_low_ms'])}-{_ms(row['ci_high_ms'])}",
-            _ms(row["mean_ms"]), _ms(row["std_ms"]), _ms(row["min_ms"]), _ms(row["p90_ms"]),
-            _ms(row["p99_ms"]), f"{row['iqr_over_median']:.1%}",
-            f"{row['throughput_per_s']:,.1f}", str(row["iterations"]),
-            f"{row['measured_s']:.2f}", _ms(row["first_call_ms"]),
-            "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:,.1f}")
-    console.print(table)
-    for line in _notes(reports):
-        console.print(line, markup=False)
-    for line in reports[0].environment.lines():
-        console.print("[dim]" + line + "[/dim]", markup=True, highlight=False)
+def _bench_table(reports: Sequence["BenchReport"]) -> Table:
+    rows = [{**row, "device_dtype": f"{row['device']} {row['dtype']}",
+             "ci": f"{_ms(row['ci_low_ms'])}-{_ms(row['ci_high_ms'])}"}
+            for row in bench_rows(reports)]
+    return Table(title="measured latency", caption=conventions.LATENCY, views=ONLY_SCREEN,
+                 rows=rows, columns=[
+                     Column(key="model", label="model"), Column(key="input", label="input"),
+                     Column(key="device_dtype", label="device"),
+                     number("threads", "threads"),
+                     number("median_ms", "median ms", _ms, unit="ms"),
+                     number("ci", "95% CI", unit="ms"),
+                     number("mean_ms", "mean", _ms, unit="ms"),
+                     number("std_ms", "std", _ms, unit="ms"),
+                     number("min_ms", "min", _ms, unit="ms"),
+                     number("p90_ms", "p90", _ms, unit="ms"),
+                     number("p99_ms", "p99", _ms, unit="ms"),
+                     number("iqr_over_median", "IQR/med", lambda v: f"{v:.1%}"),
+                     number("throughput_per_s", "samples/s", lambda v: f"{v:,.1f}"),
+                     number("iterations", "iters"),
+                     number("measured_s", "measured s", lambda v: f"{v:.2f}", unit="s"),
+                     number("first_call_ms", "first call ms", _ms, unit="ms"),
+                     number("peak_memory_mb", "peak MB",
+                            lambda v: "-" if v is None or v != v else f"{v:,.1f}",
+                            unit="MB")])
 
 
-def render_latency_comparison(comparison: "LatencyComparison", console: Console) -> None:
-    table = Table(title="measured latency, interleaved", title_justify="left",
-                  caption=conventions.LATENCY, caption_justify="left")
-    for col in ("model", "median ms", "95% CI", "latency x", "ratio 95% CI", "verdict"):
-        table.add_column(col, justify="left" if col in ("model", "verdict") else "right")
+def bench_document(reports: Sequence["BenchReport"]) -> Document:
+    """Measured latency of one or more models, with the environment it was measured in."""
+    from costlab.report.export import payload_header
+
+    env = reports[0].environment
+    title = f"latency: {', '.join(r.model for r in reports)}"
+    payload = payload_header("bench")
+    payload["reports"] = [r.to_dict() for r in reports]  # every sample included
+    payload["note"] = conventions.LATENCY
+    data = Table.from_frame(bench_frame(reports), views=ONLY_TEXT)
+    blocks: list[Block] = [
+        Heading(text=title, views=ONLY_TEXT), data, _bench_table(reports),
+        bullets(_notes(reports), views=ONLY_TEXT), note(*_notes(reports), views=ONLY_SCREEN),
+        note("Environment:", views=ONLY_TEXT), bullets(env.lines(), views=ONLY_TEXT),
+        caption(*env.lines(), views=ONLY_SCREEN),
+        caption(conventions.LATENCY, views=ONLY_TEXT)]
+    return Document(title=title, kind="bench", blocks=blocks, payload=payload, data=data,
+                    conventions=conventions.LATENCY)
+
+
+def latency_comparison_blocks(comparison: "LatencyComparison") -> list[Block]:
+    """The screen view of the latency part of ``compare``."""
+    rows = []
     for i, report in enumerate(comparison.reports):
         row = latency_cells(comparison, i)
-        table.add_row(report.model, _ms(row["latency_median_ms"]),
-                      f"{_ms(row['latency_ci_low_ms'])}-{_ms(row['latency_ci_high_ms'])}",
-                      f"{row['latency_ratio']:.2f}x",
-                      f"{row['latency_ratio_ci_low']:.2f}-{row['latency_ratio_ci_high']:.2f}",
-                      row["latency_verdict"])
-    console.print(table)
-    for line in comparison.summary_lines():
-        console.print(line, markup=False)
-    for line in _notes(comparison.reports):
-        console.print(line, markup=False)
-    for line in comparison.reports[0].environment.lines():
-        console.print("[dim]" + line + "[/dim]", highlight=False)
+        rows.append({**row, "model": report.model,
+                     "ci": f"{_ms(row['latency_ci_low_ms'])}-{_ms(row['latency_ci_high_ms'])}",
+                     "ratio_ci": f"{row['latency_ratio_ci_low']:.2f}-"
+                                 f"{row['latency_ratio_ci_high']:.2f}"})
+    table = Table(title="measured latency, interleaved", caption=conventions.LATENCY,
+                  views=ONLY_SCREEN, rows=rows, columns=[
+                      Column(key="model", label="model"),
+                      number("latency_median_ms", "median ms", _ms, unit="ms"),
+                      number("ci", "95% CI", unit="ms"),
+                      number("latency_ratio", "latency x", lambda v: f"{v:.2f}x"),
+                      number("ratio_ci", "ratio 95% CI"),
+                      Column(key="latency_verdict", label="verdict")])
+    return [table,
+            note(*comparison.summary_lines(), *_notes(comparison.reports), views=ONLY_SCREEN),
+            caption(*comparison.reports[0].environment.lines(), views=ONLY_SCREEN)]
+

@@ -1,15 +1,13 @@
-"""Tables of ``costlab profile``: measured time by category and by module, beside the
+"""The document of ``costlab profile``: measured time by category and by module, beside the
 static FLOPs and memory-access shares."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
 from costlab.analysis.aggregate import shapes_text
-from costlab.core.errors import UsageError
+from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
+                                     Table, bullets, caption, note, number)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,57 +60,51 @@ def _pct(share: float) -> str:
     return f"{100 * share:.1f}"
 
 
-def _add_rows(table: Table, rows: list["ProfileRow"], modules: bool) -> None:
-    for r in rows:
-        name = ("  " * max(r.depth - 1, 0) + r.name) if modules else r.name
-        cells = [name] + ([r.module_type] if modules else [])
-        cells += [f"{r.time_ms:,.3f}", _pct(r.time_share), _pct(r.flops_share),
-                  _pct(r.bytes_share), f"{r.flops / 1e6:,.2f}",
-                  f"{r.memory_access_bytes / 1e6:,.2f}", f"{r.ops:,}"]
-        table.add_row(*cells)
+def _profile_table(rows: list["ProfileRow"], modules: bool, title: str,
+                   caption: str = "") -> Table:
+    cells = [{"name": ("  " * max(r.depth - 1, 0) + r.name) if modules else r.name,
+              "type": r.module_type, "time_ms": r.time_ms, "time_share": r.time_share,
+              "flops_share": r.flops_share, "bytes_share": r.bytes_share,
+              "flops": r.flops, "memory_access_bytes": r.memory_access_bytes, "ops": r.ops}
+             for r in rows]
+    names = [Column(key="name", label="module"), Column(key="type", label="type")] \
+        if modules else [Column(key="name", label="category")]
+    return Table(title=title, caption=caption, views=ONLY_SCREEN, rows=cells, columns=[
+        *names,
+        number("time_ms", "time (ms)", lambda v: f"{v:,.3f}", unit="ms"),
+        number("time_share", "% time", _pct, unit="%"),
+        number("flops_share", "% FLOPs", _pct, unit="%"),
+        number("bytes_share", "% mem access", _pct, unit="%"),
+        number("flops", "FLOPs (M)", lambda v: f"{v / 1e6:,.2f}", unit="M"),
+        number("memory_access_bytes", "mem access (MB)", lambda v: f"{v / 1e6:,.2f}",
+               unit="MB"),
+        number("ops", "ops", lambda v: f"{v:,}")])
 
 
-def render_profile(report: "ProfileReport", console: Console) -> None:
-    numbers = ("time (ms)", "% time", "% FLOPs", "% mem access", "FLOPs (M)",
-               "mem access (MB)", "ops")
-    categories = Table(title=f"{_title(report)}\nwhere the forward time goes, by category "
-                       "(ShuffleNet V2's Figure 2)", title_justify="left")
-    for col in ("category",) + numbers:
-        categories.add_column(col, justify="left" if col == "category" else "right")
-    _add_rows(categories, report.categories, modules=False)
-    console.print(categories)
 
-    modules = Table(title=f"by module, to depth {report.depth}", title_justify="left",
-                    caption=CAPTION, caption_justify="left")
-    for col in ("module", "type") + numbers:
-        modules.add_column(col, justify="left" if col in ("module", "type") else "right")
-    _add_rows(modules, report.modules, modules=True)
-    console.print(modules)
-    for line in summary_lines(report):
-        console.print(line, markup=False)
-    for note in report.notes:
-        console.print(f"Note: {note}", markup=False)
+def profile_document(report: "ProfileReport") -> Document:
+    """Where the forward time goes, by category and by module, beside the static shares."""
+    from costlab.report.export import payload_header
 
-
-def profile_text(report: "ProfileReport", fmt: str) -> str:
-    from costlab.report.export import _header, _json, _markdown
-
-    if fmt == "csv":
-        return profile_frame(report).to_csv(index=False)
-    if fmt == "json":
-        payload = _header("profile")
-        payload.update(report.to_dict())
-        payload["note"] = CAPTION
-        return _json(payload)
-    if fmt == "md":
-        frames = report.to_dataframes()
-        lines = [f"# {_title(report)}: where the forward time goes", "",
-                 "## By category (ShuffleNet V2's Figure 2)", "",
-                 _markdown(frames["categories"]), "",
-                 f"## By module (depth {report.depth})", "", _markdown(frames["modules"]), ""]
-        lines += [f"- {line}" for line in summary_lines(report)]
-        lines += [f"- warning: {w}" for w in report.warnings()]
-        lines += [f"- note: {n}" for n in report.notes]
-        lines += ["", "_" + CAPTION + "_", ""]
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+    frames = report.to_dataframes()
+    title = f"{_title(report)}: where the forward time goes"
+    blocks: list[Block] = [
+        Heading(text=title, views=ONLY_TEXT),
+        Heading(text="By category (ShuffleNet V2's Figure 2)", level=2, views=ONLY_TEXT),
+        Table.from_frame(frames["categories"], views=ONLY_TEXT),
+        Heading(text=f"By module (depth {report.depth})", level=2, views=ONLY_TEXT),
+        Table.from_frame(frames["modules"], views=ONLY_TEXT),
+        _profile_table(report.categories, False, f"{_title(report)}\nwhere the forward time "
+                       "goes, by category (ShuffleNet V2's Figure 2)"),
+        _profile_table(report.modules, True, f"by module, to depth {report.depth}", CAPTION),
+        bullets(summary_lines(report) + [f"warning: {w}" for w in report.warnings()]
+                + [f"note: {n}" for n in report.notes], views=ONLY_TEXT),
+        note(*summary_lines(report), *[f"Note: {n}" for n in report.notes],
+             views=ONLY_SCREEN),
+        caption(CAPTION, views=ONLY_TEXT),
+    ]
+    payload = payload_header("profile")
+    payload.update(report.to_dict())
+    payload["note"] = CAPTION
+    return Document(title=title, kind="profile", blocks=blocks, payload=payload,
+                    data=Table.from_frame(profile_frame(report)))

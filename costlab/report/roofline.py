@@ -1,4 +1,4 @@
-"""The roofline estimate as tables: rich for the terminal, CSV, Markdown and JSON."""
+"""The roofline estimate as a document, and a hardware profile as a terminal table."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Table as RichTable
 
-from costlab.core.errors import UsageError
-from costlab.report.export import _header, _json, _markdown, _records
+from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
+                                     Table, note, number)
+from costlab.report.document import caption as document_caption
+from costlab.report.export import payload_header, records
 from costlab.report.render import mega
 
 if TYPE_CHECKING:
@@ -67,63 +69,72 @@ def totals_dict(est: "RooflineEstimate") -> dict[str, Any]:
             "ridge_point_flop_per_byte": est.ridge_point, "partial": est.partial}
 
 
-def estimate_text(est: "RooflineEstimate", fmt: str, top: int | None = 10) -> str:
-    rows = layer_table(est, top)
-    if fmt == "csv":
-        return rows.to_csv(index=False)
-    if fmt == "json":
-        payload = _header("roofline_estimate")
-        payload.update({
-            "estimate": True, "model": est.model, "variant": est.variant, "dtype": est.dtype,
-            "bytes_dtype": est.bytes_dtype,
-            "profile": {"name": est.profile, "peak_gflops": est.peak_flops / 1e9,
-                        "bandwidth_gbs": est.bandwidth / 1e9,
-                        "overhead_s": est.overhead_per_op_s, "source": est.profile_source},
-            "totals": totals_dict(est), "by_bound": _records(bound_table(est)),
-            "layers": _records(rows), "note": caption(est)})
-        return _json(payload)
-    if fmt == "md":
-        shown = f"top {len(rows)} ops by estimated time" if top else "every op"
-        lines = [f"# {est.model}: roofline estimate on {est.profile} ({est.dtype})", "",
-                 est.summary() + ".", "", _markdown(bound_table(est)), "",
-                 f"## Ops ({shown})", "", _markdown(rows), "", "_" + caption(est) + "_", ""]
-        if est.partial:
-            lines.insert(3, "Some ops have no formula: their FLOPs count as 0.\n")
-        return "\n".join(lines)
-    raise UsageError(f"format {fmt!r} is rendered, not exported")
+def _estimate_payload(est: "RooflineEstimate", rows: "pd.DataFrame") -> dict[str, Any]:
+    payload = payload_header("roofline_estimate")
+    payload.update({
+        "estimate": True, "model": est.model, "variant": est.variant, "dtype": est.dtype,
+        "bytes_dtype": est.bytes_dtype,
+        "profile": {"name": est.profile, "peak_gflops": est.peak_flops / 1e9,
+                    "bandwidth_gbs": est.bandwidth / 1e9,
+                    "overhead_s": est.overhead_per_op_s, "source": est.profile_source},
+        "totals": totals_dict(est), "by_bound": records(bound_table(est)),
+        "layers": records(rows), "note": caption(est)})
+    return payload
 
 
-def render_estimate(est: "RooflineEstimate", console: Console, top: int | None = 10) -> None:
-    console.print(f"[bold]{est.model}[/bold] {est.variant}  roofline estimate on "
-                  f"{est.profile} ({est.dtype}), not a measurement", highlight=False)
-    bounds = Table(title="time by bound", title_justify="left")
-    for col in ("bound", "ops", "time (ms)", "% time"):
-        bounds.add_column(col, justify="left" if col == "bound" else "right")
-    for row in bound_table(est).itertuples():
-        bounds.add_row(row.bound, str(row.ops), mega(row.time_ms, 3),
-                       mega(100 * row.share_time, 1))
-    console.print(bounds)
 
-    rows = layer_table(est, top)
+def _bounds_table(est: "RooflineEstimate") -> Table:
+    return Table(title="time by bound", views=ONLY_SCREEN,
+                 rows=bound_table(est).to_dict("records"), columns=[
+                     Column(key="bound", label="bound"), number("ops", "ops"),
+                     number("time_ms", "time (ms)", lambda v: mega(v, 3), unit="ms"),
+                     number("share_time", "% time", lambda v: mega(100 * v, 1), unit="%")])
+
+
+def _ops_table(est: "RooflineEstimate", rows: "pd.DataFrame", top: int | None) -> Table:
     shown = f"top {len(rows)} of {len(est.layers)} ops by estimated time" if top else "every op"
-    table = Table(title=shown, title_justify="left")
-    for col in ("#", "module", "op", "category", "MFLOPs", "MB", "FLOP/B", "compute (us)",
-                "memory (us)", "total (us)", "% time", "bound"):
-        table.add_column(col, justify="left" if col in ("module", "op", "category", "bound")
-                         else "right")
-    for row in rows.itertuples():
-        table.add_row(str(row.index), row.module or "(root)", row.op, row.category,
-                      mega(row.mflops, 3), mega(row.memory_access_mb, 3),
-                      mega(row.intensity, 1), mega(row.compute_us),
-                      mega(row.memory_us), mega(row.time_us),
-                      mega(100 * row.share_time, 1), row.bound)
-    console.print(table)
+    cells = [{**row, "module": row["module"] or "(root)"} for row in rows.to_dict("records")]
+    return Table(title=shown, views=ONLY_SCREEN, rows=cells, columns=[
+        number("index", "#"), Column(key="module", label="module"),
+        Column(key="op", label="op"), Column(key="category", label="category"),
+        number("mflops", "MFLOPs", lambda v: mega(v, 3), unit="M"),
+        number("memory_access_mb", "MB", lambda v: mega(v, 3), unit="MB"),
+        number("intensity", "FLOP/B", lambda v: mega(v, 1)),
+        number("compute_us", "compute (us)", mega, unit="us"),
+        number("memory_us", "memory (us)", mega, unit="us"),
+        number("time_us", "total (us)", mega, unit="us"),
+        number("share_time", "% time", lambda v: mega(100 * v, 1), unit="%"),
+        Column(key="bound", label="bound")])
+
+
+def estimate_document(est: "RooflineEstimate", top: int | None = 10) -> Document:
+    """A roofline estimate: time by bound, and the ``top`` ops by estimated time (every op
+    in execution order if None). An estimate, and the page says so."""
+    rows = layer_table(est, top)
+    title = f"{est.model}: roofline estimate on {est.profile} ({est.dtype})"
+    shown = f"top {len(rows)} ops by estimated time" if top else "every op"
+    # the reports have always had two blank lines after the partial line
+    summary = [est.summary() + "."] + (["Some ops have no formula: their FLOPs count as 0.\n"]
+                                        if est.partial else [])
     partial = " (partial: some ops uncounted, their FLOPs as 0)" if est.partial else ""
-    console.print(f"[bold]Estimate[/bold]{partial}: {1e3 * est.time_s:,.3f} ms for "
-                  f"{len(est.layers)} ops, {est.flops / 1e6:,.1f} MFLOPs, "
-                  f"{est.bytes / 1e6:,.1f} MB of memory access (bytes as {est.bytes_dtype}); "
-                  f"ridge point {est.ridge_point:,.3g} FLOP/byte.")
-    console.print("[dim]" + escape(caption(est)) + "[/dim]", highlight=False)
+    blocks: list[Block] = [
+        Heading(text=title, views=ONLY_TEXT),
+        note(*summary, views=ONLY_TEXT),
+        note(f" {est.variant}  roofline estimate on {est.profile} ({est.dtype}), "
+             "not a measurement", lead=est.model, views=ONLY_SCREEN),
+        Table.from_frame(bound_table(est), views=ONLY_TEXT),
+        _bounds_table(est),
+        Heading(text=f"Ops ({shown})", level=2, views=ONLY_TEXT),
+        Table.from_frame(rows, views=ONLY_TEXT),
+        _ops_table(est, rows, top),
+        note(f"{partial}: {1e3 * est.time_s:,.3f} ms for {len(est.layers)} ops, "
+             f"{est.flops / 1e6:,.1f} MFLOPs, {est.bytes / 1e6:,.1f} MB of memory access "
+             f"(bytes as {est.bytes_dtype}); ridge point {est.ridge_point:,.3g} FLOP/byte.",
+             lead="Estimate", views=ONLY_SCREEN),
+        document_caption(caption(est)),
+    ]
+    return Document(title=title, kind="roofline_estimate", blocks=blocks,
+                    payload=_estimate_payload(est, rows), data=Table.from_frame(rows))
 
 
 def profile_frame(profile: "HardwareProfile") -> "pd.DataFrame":
@@ -141,7 +152,7 @@ def profile_frame(profile: "HardwareProfile") -> "pd.DataFrame":
 
 def render_profile(profile: "HardwareProfile", console: Console) -> None:
     console.print(f"[bold]{profile.name}[/bold]: {escape(profile.description)}", highlight=False)
-    table = Table()
+    table = RichTable()
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for row in profile_frame(profile).itertuples():

@@ -20,7 +20,8 @@ from costlab.workflows.empirical import run_empirical
 from costlab.bench.stats import compare_samples
 from costlab.bench.timing import TimingPolicy
 from costlab.cli import app
-from costlab.report.empirical import empirical_text
+from costlab.report.empirical import empirical_document
+from costlab.report.renderers import render
 
 TINY = TimingPolicy(warmup_iters=0, warmup_s=0.0, min_iters=3, min_s=0.0, max_s=1.0)
 
@@ -101,14 +102,14 @@ def test_tiny_run_frames_and_exports(tiny_run):
     assert list(others.equal_work_ratio) == pytest.approx(
         list(others.latency_ratio * base_macs / others.macs_m))
 
-    payload = json.loads(empirical_text(tiny_run, "json"))
+    payload = json.loads(render(empirical_document(tiny_run), "json"))
     assert payload["kind"] == "guidelines_empirical"
     assert [v["verdict"] for v in payload["verdicts"]] == \
         [r.verdict for r in tiny_run.results]
     assert payload["environment"]["threads"] == 1
-    csv = empirical_text(tiny_run, "csv")
+    csv = render(empirical_document(tiny_run), "csv")
     assert csv.splitlines()[0].endswith(",guideline_verdict") and len(csv.splitlines()) == 18
-    md = empirical_text(tiny_run, "md")
+    md = render(empirical_document(tiny_run), "md")
     assert md.count("\n## G") == 4 and "torch " in md
 
 

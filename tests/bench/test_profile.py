@@ -23,7 +23,8 @@ from costlab.bench.profile import (FIGURE2_GROUP, PROFILE_CATEGORIES, ROOT,
 from costlab.workflows.profile import profile_model
 from costlab.bench.stats import summarize
 from costlab.bench.timing import TimingPolicy
-from costlab.report.profile import profile_frame, profile_text
+from costlab.report.profile import profile_document, profile_frame
+from costlab.report.renderers import render
 from tests.cli_helpers import fails, invoke
 
 TINY_POLICY = TimingPolicy(warmup_iters=1, warmup_s=0, min_iters=3, min_s=0, max_s=5)
@@ -135,7 +136,7 @@ def test_report_frames_and_json(tiny_report):
     assert list(frames["modules"]["module"])[0] == ROOT
     frame = profile_frame(tiny_report)
     assert list(frame["kind"]).count("category") == len(PROFILE_CATEGORIES)
-    payload = json.loads(profile_text(tiny_report, "json"))
+    payload = json.loads(render(profile_document(tiny_report), "json"))
     assert payload["kind"] == "profile"
     assert payload["coverage"] == tiny_report.coverage
     assert payload["measured"]["n"] == tiny_report.measured.n >= 3

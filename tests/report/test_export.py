@@ -7,6 +7,7 @@ import pytest
 import costlab
 from costlab.core.errors import UsageError
 from costlab.report import export
+from costlab.report.renderers import render
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
@@ -39,7 +40,8 @@ def test_check_writable_rejects_missing_dir_and_directories(tmp_path):
 
 
 @pytest.mark.parametrize("name,fmt", [("a.csv", "csv"), ("a.MD", "md"), ("a.json", "json"),
-                                      ("a.txt", "table"), ("a", "table")])
+                                      ("a.txt", "table"), ("a", "table"),
+                                      ("page.HTML", "html"), ("page.htm", "html")])
 def test_format_from_suffix(name, fmt):
     assert export.format_for(None, name) == fmt
     assert export.format_for("json", name) == "json"
@@ -47,7 +49,7 @@ def test_format_from_suffix(name, fmt):
 
 def test_analysis_payload_round_trip():
     cost = costlab.analyze("mobilenet_v1")
-    payload = json.loads(export.analysis_text(cost, "json", depth=1))
+    payload = json.loads(render(export.analysis_document(cost, depth=1), "json"))
     assert payload["totals"]["flops"] == cost.total.flops
     assert len(payload["layers"]) == len(cost.layers)
     assert [m["module"] for m in payload["modules"]] == ["features", "pool", "classifier"]
@@ -63,12 +65,12 @@ def test_uncounted_ops_reach_every_format():
             return torch.fft.rfft(x).real
 
     cost = costlab.analyze(Spectral(), input_shape=(2, 8))
-    assert "Uncounted ops" in export.analysis_text(cost, "md", depth=1)
+    assert "Uncounted ops" in render(export.analysis_document(cost, depth=1), "md")
     assert "_fft_r2c x1" in export.uncounted_text(cost)
-    payload = json.loads(export.analysis_text(cost, "json", depth=1))
+    payload = json.loads(render(export.analysis_document(cost, depth=1), "json"))
     assert payload["uncounted"] == [{"op": "_fft_r2c", "calls": 1, "modules": [""]}]
     assert payload["totals"]["partial"] is True
-    csv = export.analysis_text(cost, "csv", depth=1)
+    csv = render(export.analysis_document(cost, depth=1), "csv")
     assert "no formula: uncounted" in csv
 
 
