@@ -331,23 +331,21 @@ def bench(
 ) -> None:
     """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
     _check_plot(plot)
+    from costlab.bench.protocol import BenchRequest
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
     from costlab.report.latency import bench_text, render_bench
     from costlab.report.progress import progress_bar
 
     fmt = _prepare_output(fmt, output)
-    if is_ssh_device(device):  # the board runs this command and sends back its JSON
-        report = bench_over_ssh(device, model, dict(
-            threads=threads, dtype=dtype, channels_last=channels_last, warmup=warmup,
-            warmup_time=warmup_time, iters=iters, min_time=min_time, max_time=max_time,
-            quick=quick, memory=memory, width=width, knob=knob, resolution=resolution,
-            input_shape=input_shape, kwargs=kwargs, kwargs_inputs=kwargs_inputs,
-            batch=batch), remote_command=remote_costlab)
+    policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
+    options = _run_options(width, knob, resolution, input_shape, batch, kwargs, kwargs_inputs)
+    if is_ssh_device(device):  # the board runs the same bench and sends back its report
+        request = BenchRequest.for_bench(model, options, dtype=dtype,
+                                         channels_last=channels_last, threads=threads,
+                                         policy=policy, memory=memory)
+        report = bench_over_ssh(device, request, remote_command=remote_costlab)
     else:
-        policy = _policy(quick, warmup, warmup_time, iters, min_time, max_time)
-        options = _run_options(width, knob, resolution, input_shape, batch, kwargs,
-                               kwargs_inputs)
         with progress_bar(f"timing {model}", fmt == "table") as progress:
             report = run_bench(model, options, device=device, dtype=dtype,
                                channels_last=channels_last, threads=threads, policy=policy,
@@ -356,6 +354,16 @@ def bench(
     from costlab.report.figures import bench_figure
 
     _draw_plot(plot, bench_figure, [report])
+
+
+@app.command("serve-bench", hidden=True)
+@_guarded
+def serve_bench() -> None:
+    """The board's side of ``bench --device ssh://``: one bench request (JSON) on stdin,
+    its report (JSON) on stdout."""
+    from costlab.bench.protocol import serve
+
+    sys.stdout.write(serve(sys.stdin.read()))
 
 
 @app.command()
