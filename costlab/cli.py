@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import typing
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import wraps
 from typing import Any, Callable, List, Optional
 
@@ -395,6 +395,7 @@ def bench(
     out: OutputOptions,
 ) -> None:
     """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
+    from costlab.bench.protocol import BenchRequest
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
     from costlab.report.figures import bench_figure
@@ -404,19 +405,29 @@ def bench(
     _check_plot(plot)
     out = out.checked()
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
+    options = model_options.api_kwargs()
     if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
-        report = bench_over_ssh(device, model, dict(
-            threads=timing.threads, dtype=dtype, channels_last=channels_last, warmup=warmup,
-            warmup_time=warmup_time, iters=iters, min_time=timing.min_time,
-            max_time=timing.max_time, quick=timing.quick, memory=memory,
-            **asdict(model_options)), remote_command=remote_costlab)
+        request = BenchRequest.for_bench(model, options, dtype=dtype,
+                                         channels_last=channels_last, threads=timing.threads,
+                                         policy=policy, memory=memory)
+        report = bench_over_ssh(device, request, remote_command=remote_costlab)
     else:
         with progress_bar(f"timing {model}", out.fmt == "table") as progress:
-            report = run_bench(model, model_options.api_kwargs(), device=device, dtype=dtype,
+            report = run_bench(model, options, device=device, dtype=dtype,
                                channels_last=channels_last, threads=timing.threads,
                                policy=policy, memory=memory, progress=progress)
     _emit(bench_document([report]), out.fmt, out.output)
     _draw_plot(plot, bench_figure, [report])
+
+
+@app.command("serve-bench", hidden=True)
+@_guarded
+def serve_bench() -> None:
+    """The board's side of ``bench --device ssh://``: one bench request (JSON) on stdin,
+    its report (JSON) on stdout."""
+    from costlab.bench.protocol import serve
+
+    sys.stdout.write(serve(sys.stdin.read()))
 
 
 @app.command()

@@ -25,10 +25,6 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
-from torch.nn.modules.module import (
-    register_module_forward_hook,
-    register_module_forward_pre_hook,
-)
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
@@ -37,6 +33,7 @@ from costlab.analysis import formulas, meta_kernels
 from costlab.analysis.params import ModuleIndex, index_modules
 from costlab.analysis.records import OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
+from costlab.core.module_tracker import ModuleTracker
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
 _SDPA_ENTRY = formulas.lookup(torch.ops.aten.scaled_dot_product_attention)
@@ -288,29 +285,12 @@ class _AttentionMode(TorchFunctionMode):
 def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
     """Push each module's path on entry and pop it on exit, for the duration of a trace.
 
-    Two process-wide module hooks, installed for the trace and removed after it, instead of
-    two per module: setting up costs the same for a 1,000-layer model as for a small one.
+    A :class:`ModuleTracker` on ``state.stack`` itself, so the ops read the innermost path
+    from there; after a forward that raised, the stack still names where it failed.
     Modules outside ``model`` (not in the index) are ignored.
     """
-    paths = state.index.paths
-    stack = state.stack
-
-    def pre(module, args):
-        path = paths.get(module)
-        if path is not None:
-            stack.append(path)
-
-    def post(module, args, output):
-        path = paths.get(module)
-        if path is not None and stack and stack[-1] == path:
-            stack.pop()
-
-    handles = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
-    try:
+    with ModuleTracker(state.index.paths, stack=state.stack):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @contextmanager

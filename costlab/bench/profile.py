@@ -4,7 +4,8 @@ ShuffleNet V2's Figure 2 splits a network's run time into conv, element-wise, da
 (shuffle, concat), pooling and other. This module measures that breakdown on this machine:
 
 - ``module_scopes`` opens a ``torch.profiler.record_function`` scope for every module call
-  (forward pre/post hooks, removed on exit), so each aten op is known to run in a module;
+  (from a ``core.module_tracker.ModuleTracker``'s callbacks, its hooks removed on exit),
+  so each aten op is known to run in a module;
 - ``torch.profiler`` records several forwards (after warm-up), one at a time, interleaved
   with plain forwards; every aten op's *self* time (its kernels on CUDA) is attributed to a
   category and to its innermost module;
@@ -79,40 +80,28 @@ def profile_category(record: "OpRecord") -> str:
 def module_scopes(model: Any) -> Iterator[dict[str, str]]:
     """A ``record_function`` scope around every module call while the context is open.
 
-    Yields scope name -> module path ("" for the model itself). The hooks are removed on
-    exit, and scopes left open by a forward that raised are closed first.
+    Yields scope name -> module path ("" for the model itself). The scopes are opened and
+    closed from a :class:`ModuleTracker`'s callbacks; its hooks are removed on exit, and it
+    closes the scopes a forward that raised left open.
     """
     from torch.autograd.profiler import record_function
 
-    scopes: dict[str, str] = {}
+    from costlab.core.module_tracker import ModuleTracker
+
+    paths = {module: path for path, module in model.named_modules()}
+    names = {path: SCOPE_PREFIX + (path or ROOT) for path in paths.values()}
     open_scopes: list[Any] = []
-    handles = []
 
-    def make_hooks(scope: str):
-        def pre(module, args):
-            function = record_function(scope)
-            function.__enter__()
-            open_scopes.append(function)
+    def enter(path: str) -> None:
+        function = record_function(names[path])
+        function.__enter__()
+        open_scopes.append(function)
 
-        def post(module, args, output):
-            if open_scopes:
-                open_scopes.pop().__exit__(None, None, None)
+    def leave(path: str) -> None:
+        open_scopes.pop().__exit__(None, None, None)
 
-        return pre, post
-
-    try:
-        for path, module in model.named_modules():
-            scope = SCOPE_PREFIX + (path or ROOT)
-            scopes[scope] = path
-            pre, post = make_hooks(scope)
-            handles.append(module.register_forward_pre_hook(pre))
-            handles.append(module.register_forward_hook(post))
-        yield scopes
-    finally:
-        while open_scopes:
-            open_scopes.pop().__exit__(None, None, None)
-        for handle in handles:
-            handle.remove()
+    with ModuleTracker(paths, on_enter=enter, on_exit=leave):
+        yield {name: path for path, name in names.items()}
 
 
 # -------------------------------------------------------------------------- attribution

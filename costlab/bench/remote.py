@@ -1,13 +1,16 @@
 """Benchmarks on a board reached over the network.
 
-``--device ssh://user@host[:port]`` runs ``costlab bench MODEL ... --format json --device
-cpu`` on the board through the system ``ssh`` client and reads the JSON report back. The
-board needs costlab installed; a user model file (``file.py:Class`` or ``model.pt2``) is
-copied over with ``scp`` into a fresh temporary directory first and removed afterwards.
+``--device ssh://user@host[:port]`` runs ``costlab serve-bench`` on the board through the
+system ``ssh`` client, writes a versioned :class:`~costlab.bench.protocol.BenchRequest`
+(JSON) to its stdin and reads the versioned report back from its stdout; both ends must
+speak the same schema (``bench.protocol``). The board needs costlab installed; a user model
+file (``file.py:Class`` or ``model.pt2``) is copied over with ``scp`` into a fresh
+temporary directory first and removed afterwards.
 
-Safety: ssh joins the words of a remote command into one line that the remote shell parses,
-so every word is quoted with ``shlex.quote`` (and words with control characters, which no
-quoting survives in every shell, are refused). Host keys are checked
+Safety: the model and its options travel as JSON on stdin, never on the command line. ssh
+joins the words of a remote command (the costlab command, ``mktemp``, ``rm``) into one line
+that the remote shell parses, so every word is quoted with ``shlex.quote`` (and words with
+control characters, which no quoting survives in every shell, are refused). Host keys are checked
 (``StrictHostKeyChecking=yes``) and nothing prompts (``BatchMode=yes``): an unknown host,
 a refused key or a missing remote costlab is a one-line error.
 
@@ -23,15 +26,15 @@ Configuration, each also a parameter of :class:`SshClient`:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from costlab.bench.protocol import BenchRequest, read_report_envelope
 from costlab.core.errors import CostlabError, UsageError
 
 SSH_SCHEME = "ssh://"
@@ -39,8 +42,8 @@ SSH_SCHEME = "ssh://"
 # ssh exits 255 for its own failures; anything else is the remote command's exit status
 SSH_FAILED = 255
 COMMAND_NOT_FOUND = 127
-# remote bench options that this module sets itself
-RESERVED_OPTIONS = ("--device", "--format", "-f", "--output", "-o")
+# the board's hidden command that reads one request on stdin and writes one report
+SERVE_COMMAND = "serve-bench"
 
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?")
@@ -163,20 +166,23 @@ class RemoteSession:
     target: SshTarget
     client: SshClient = field(default_factory=SshClient)
 
-    def _run(self, argv: list[str], what: str) -> _Completed:
+    def _run(self, argv: list[str], what: str, stdin_text: str | None = None) -> _Completed:
+        # no input: stdin is /dev/null, so nothing on the board can wait for a terminal
+        stdin = subprocess.DEVNULL if stdin_text is None else None
         try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+            done = subprocess.run(argv, stdin=stdin, input=stdin_text, capture_output=True,
                                   text=True, errors="replace")
         except FileNotFoundError:
             raise CostlabError(f"{argv[0]} not found: install the OpenSSH client "
                                f"(needed to {what})") from None
         return _Completed(done.returncode, done.stdout, done.stderr)
 
-    def run(self, words: Sequence[str], what: str) -> _Completed:
+    def run(self, words: Sequence[str], what: str, stdin_text: str | None = None) -> _Completed:
+        """``words`` run on the board; ``stdin_text`` is written to the command's stdin."""
         remote = [quote_remote_word(w) for w in words]
         argv = [self.client.ssh, *self.client.base_options(self.target), "-T", "--",
                 self.target.host, *remote]
-        done = self._run(argv, what)
+        done = self._run(argv, what, stdin_text)
         if done.returncode == SSH_FAILED:
             raise CostlabError(ssh_failure(self.target, done.stderr, what))
         return done
@@ -274,35 +280,25 @@ def remote_model(model: str) -> tuple[Path | None, str]:
     return path, name if attr is None else f"{name}:{attr}"
 
 
-def check_forwarded_options(argv: Sequence[str]) -> None:
-    for word in argv:
-        if word.split("=", 1)[0] in RESERVED_OPTIONS:
-            raise UsageError(f"{word.split('=', 1)[0]} is set by costlab for a remote run; "
-                             "leave it out of the forwarded options")
-
-
-def run_remote_bench(target: SshTarget | str, model: str, argv: Sequence[str] = (), *,
+def run_remote_bench(target: SshTarget | str, request: BenchRequest, *,
                      client: SshClient | None = None) -> dict:
-    """``costlab bench MODEL *argv --format json --device cpu`` on the board, as a dict.
+    """``request`` run by ``costlab serve-bench`` on the board: its report, as a dict.
 
-    ``argv`` holds the bench options to forward (``--batch``, ``--threads``, ``--warmup``
-    ...), neither the model, ``--device``, ``--format`` nor ``--output``. A user model
-    file is copied to a temporary directory on the board and removed afterwards.
+    A user model file is copied to a temporary directory on the board (the request sent
+    names the copy) and removed afterwards.
     """
     if isinstance(target, str):
         target = parse_ssh_url(target)
-    check_forwarded_options(argv)
     session = RemoteSession(target, client or SshClient.from_env())
-    local_file, remote_name = remote_model(model)
+    local_file, remote_name = remote_model(request.model)
     temp_dir = None
     try:
         if local_file is not None:
             temp_dir = session.make_temp_dir()
             session.copy_to(local_file.resolve(), f"{temp_dir}/{remote_name.split(':')[0]}")
-            model = f"{temp_dir}/{remote_name}"
-        words = [*session.client.remote_command, "bench", model, *argv,
-                 "--format", "json", "--device", "cpu"]
-        done = session.run(words, "run costlab bench")
+            request = replace(request, model=f"{temp_dir}/{remote_name}")
+        words = [*session.client.remote_command, SERVE_COMMAND]
+        done = session.run(words, "run costlab serve-bench", stdin_text=request.to_json())
     finally:
         if temp_dir is not None:
             session.remove_dir(temp_dir)
@@ -325,70 +321,27 @@ def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) 
             message = errors[-1][len("error:"):].strip()
             error = UsageError if done.returncode == UsageError.exit_code else CostlabError
             raise error(f"on {target.host}: {message}")
-        if "no such command" in stderr.lower():
-            raise CostlabError(f"costlab on {target.host} has no bench command: upgrade it "
-                               "there (pip install -U costlab)")
-        raise CostlabError(f"costlab bench failed on {target.host} (exit status "
+        if "no such command" in stderr.lower():  # click's words: an older costlab
+            raise CostlabError(f"costlab on {target.host} has no {SERVE_COMMAND} command "
+                               "(an older costlab): install the same costlab version on "
+                               "both machines")
+        raise CostlabError(f"costlab serve-bench failed on {target.host} (exit status "
                            f"{done.returncode}): {_last_line(stderr) or 'no message'}")
-    try:
-        report = json.loads(done.stdout)
-    except ValueError:
-        raise CostlabError(f"costlab bench on {target.host} printed no JSON report: "
-                           f"{_last_line(done.stdout) or _last_line(stderr) or 'no output'}") \
-            from None
-    if not isinstance(report, dict):
-        raise CostlabError(f"costlab bench on {target.host} printed JSON that is not a report")
-    return report
+    if not done.stdout.strip():
+        raise CostlabError(f"costlab serve-bench on {target.host} printed no report: "
+                           f"{_last_line(stderr) or 'no output'}")
+    return read_report_envelope(done.stdout, target.host)
 
 
-# bench's options by parameter name: those that take a value (lists repeat the option) and
-# the switches (name -> (option when True, option when False))
-BENCH_VALUE_OPTIONS = {
-    "threads": "--threads", "dtype": "--dtype", "warmup": "--warmup",
-    "warmup_time": "--warmup-time", "iters": "--iters", "min_time": "--min-time",
-    "max_time": "--max-time", "width": "--width", "knob": "--knob",
-    "resolution": "--resolution", "input_shape": "--input", "kwargs": "--kwargs",
-    "kwargs_inputs": "--kwargs-inputs", "batch": "--batch",
-}
-BENCH_SWITCHES = {"channels_last": ("--channels-last", None), "quick": ("--quick", None),
-                  "memory": (None, "--no-memory")}
-
-
-def bench_option_words(options: Mapping[str, object]) -> list[str]:
-    """``costlab bench``'s options as command-line words; None values are left out."""
-    words: list[str] = []
-    for name, value in options.items():
-        if name in BENCH_SWITCHES:
-            word = BENCH_SWITCHES[name][0 if value else 1]
-            words += [word] if word else []
-        elif name not in BENCH_VALUE_OPTIONS:
-            raise ValueError(f"no bench option for {name!r}")
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                words += [BENCH_VALUE_OPTIONS[name], str(item)]
-        elif value is not None:
-            words += [BENCH_VALUE_OPTIONS[name], str(value)]
-    return words
-
-
-def bench_over_ssh(device: str, model: str, options: Mapping[str, object], *,
-                   remote_command: str | None = None, client: SshClient | None = None):
-    """The :class:`~costlab.bench.runner.BenchReport` of a run on the board ``device`` names.
-
-    ``options`` are bench's options by parameter name (see :func:`bench_option_words`);
-    ``remote_command`` is ``--remote-costlab``.
-    """
+def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | None = None,
+                   client: SshClient | None = None):
+    """The :class:`~costlab.bench.runner.BenchReport` of ``request`` run on the board
+    ``device`` names; ``remote_command`` is ``--remote-costlab``."""
     from costlab.bench.runner import SCHEMA_VERSION, BenchReport
 
     target = parse_ssh_url(device)
     client = client or SshClient.from_env(remote_command=remote_command)
-    payload = run_remote_bench(target, model, bench_option_words(options), client=client)
-    reports = payload.get("reports")
-    if payload.get("kind") != "bench" or not isinstance(reports, list) or len(reports) != 1 \
-            or not isinstance(reports[0], dict):
-        raise CostlabError(f"costlab bench on {target.host} printed JSON that is not one "
-                           "bench report")
-    data = reports[0]
+    data = run_remote_bench(target, request, client=client)
     if data.get("schema_version") != SCHEMA_VERSION:
         raise CostlabError(f"costlab on {target.host} writes bench schema "
                            f"{data.get('schema_version')}, this one reads {SCHEMA_VERSION}: "
@@ -398,7 +351,7 @@ def bench_over_ssh(device: str, model: str, options: Mapping[str, object], *,
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise CostlabError(f"cannot read the report from {target.host} ({exc}): install "
                            "the same costlab version on both") from None
-    if remote_model(model)[0] is not None:
-        report.model = model  # the name of the file here, not of its copy on the board
+    if remote_model(request.model)[0] is not None:
+        report.model = request.model  # the name of the file here, not of its copy
     report.notes.append(f"measured on {target} (its CPU) over ssh")
     return report

@@ -149,13 +149,23 @@ def _hook_count(model: nn.Module) -> int:
     return sum(len(m._forward_pre_hooks) + len(m._forward_hooks) for m in model.modules())
 
 
+def _global_hook_count() -> int:
+    from torch.nn.modules import module
+
+    return len(module._global_forward_pre_hooks) + len(module._global_forward_hooks)
+
+
 def test_hooks_removed_on_exit():
     model = Tiny()
+    before = _global_hook_count()
     with module_scopes(model) as scopes:
-        assert _hook_count(model) == 2 * len(list(model.modules()))
+        # two process-wide hooks, none on the model's own modules
+        assert _global_hook_count() == before + 2 and _hook_count(model) == 0
+        assert scopes == {SCOPE_PREFIX + (path or ROOT): path
+                          for path, _ in model.named_modules()}
         assert scopes[SCOPE_PREFIX + ROOT] == "" and scopes[SCOPE_PREFIX + "dw"] == "dw"
         model(torch.zeros(SHAPE))
-    assert _hook_count(model) == 0
+    assert _global_hook_count() == before and _hook_count(model) == 0
 
 
 class Boom(nn.Module):
@@ -169,11 +179,12 @@ class Boom(nn.Module):
 
 def test_hooks_removed_and_scopes_closed_after_an_exception():
     model = Boom()
+    before = _global_hook_count()
     with torch.profiler.profile() as prof:
         with pytest.raises(RuntimeError):
             with module_scopes(model):
                 model(torch.zeros(2, 2))
-    assert _hook_count(model) == 0
+    assert _global_hook_count() == before and _hook_count(model) == 0
     scopes = [e for e in prof.events() if e.name.startswith(SCOPE_PREFIX)]
     # the root's scope was closed by the context manager: it encloses inner's
     assert {e.name for e in scopes} == {SCOPE_PREFIX + p for p in (ROOT, "inner", "inner.0",

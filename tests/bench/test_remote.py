@@ -15,22 +15,28 @@ from pathlib import Path
 
 import pytest
 
+import costlab
+from costlab.bench.protocol import SCHEMA_VERSION, BenchRequest
 from costlab.bench.remote import (
     SshClient,
     SshTarget,
-    bench_option_words,
-    check_forwarded_options,
     parse_ssh_url,
     quote_remote_word,
     remote_model,
     run_remote_bench,
 )
 from costlab.bench.emulation import cpuinfo_family, emulation_reason, running_under_emulation
+from costlab.bench.timing import TimingPolicy
 from costlab.core.errors import CostlabError, UsageError
+from costlab.core.version import __version__
 
 SSHD = shutil.which("sshd") or next(
     (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if os.access(p, os.X_OK)), None)
-LOCAL_COSTLAB = str(Path(sys.executable).with_name("costlab"))
+# the costlab entry point next to this Python, importing the costlab these tests import
+# (sshd passes no environment on, so PYTHONPATH is set on the board's command line)
+LOCAL_ROOT = str(Path(costlab.__file__).resolve().parents[1])
+LOCAL_COSTLAB = shlex.join(["env", f"PYTHONPATH={LOCAL_ROOT}",
+                            str(Path(sys.executable).with_name("costlab"))])
 
 # --- ssh:// URLs, quoting, model specifiers: no sshd needed ---------------------------------
 
@@ -96,13 +102,6 @@ def test_remote_model_names_the_file_to_copy(tmp_path):
         remote_model("--help")
 
 
-def test_device_format_and_output_are_not_forwarded():
-    check_forwarded_options(["--batch", "2", "--threads", "1"])
-    for option in ("--device", "--format=json", "-o", "--output"):
-        with pytest.raises(UsageError, match="set by costlab for a remote run"):
-            check_forwarded_options(["--batch", "2", option])
-
-
 def test_client_from_environment():
     client = SshClient.from_env({
         "COSTLAB_SSH": "/opt/ssh", "COSTLAB_SCP": "/opt/scp",
@@ -127,23 +126,10 @@ def test_host_key_checking_and_batch_mode_come_before_user_options():
     assert "Port=2222" in options and "User=pi" in options
 
 
-def test_bench_options_become_command_line_words():
-    options = dict(threads=4, dtype="float32", channels_last=True, warmup=None,
-                   min_time=0.5, quick=False, memory=False, knob=["n=7", "groups=2"],
-                   input_shape=None, kwargs='{"a": 1}', batch=1)
-    assert bench_option_words(options) == [
-        "--threads", "4", "--dtype", "float32", "--channels-last", "--min-time", "0.5",
-        "--no-memory", "--knob", "n=7", "--knob", "groups=2", "--kwargs", '{"a": 1}',
-        "--batch", "1"]
-    assert bench_option_words(dict(memory=True, quick=True)) == ["--quick"]
-    with pytest.raises(ValueError, match="no bench option for 'device'"):
-        bench_option_words(dict(device="cpu"))
-
-
 def test_missing_ssh_client_is_one_line():
     client = SshClient(ssh="/nonexistent/ssh")
     with pytest.raises(CostlabError, match="^/nonexistent/ssh not found: install the OpenSSH"):
-        run_remote_bench("ssh://pi@board", "mobilenet_v2", client=client)
+        run_remote_bench("ssh://pi@board", BenchRequest(model="mobilenet_v2"), client=client)
 
 
 # --- emulation: a pure function of what /proc says ------------------------------------------
@@ -227,18 +213,40 @@ def test_this_machine_reads_as_native():
 
 # --- a real sshd on 127.0.0.1 ---------------------------------------------------------------
 
+# a board's costlab serve-bench that answers with what it was sent
 STUB_REMOTE = '''\
 import json, os, sys
-args = sys.argv[1:]
-model = args[1]
+request = json.loads(sys.stdin.read())
+model = request["model"]
 if model == "fail-usage":
     print("progress...", file=sys.stderr)
     print("error: unknown model 'fail-usage'", file=sys.stderr)
     sys.exit(2)
+version = request["schema_version"] + (1 if model == "newer-board" else 0)
 path = model.split(":")[0]
 found = os.path.isfile(path)
-print(json.dumps({"argv": args, "model_path": path if found else None,
-                  "model_text": open(path).read() if found else None}))
+print(json.dumps({"schema_version": version, "kind": "bench_report", "report": {
+    "argv": sys.argv[1:], "request": request, "model_path": path if found else None,
+    "model_text": open(path).read() if found else None}}))
+'''
+# an older costlab: a typer app without the serve-bench command
+OLD_COSTLAB = '''\
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def bench(model: str):
+    pass
+
+
+@app.command("list")
+def list_models():
+    pass
+
+
+app()
 '''
 
 
@@ -316,6 +324,7 @@ Subsystem sftp internal-sftp
                     pytest.skip("sshd did not listen within 10 s")
                 time.sleep(0.1)
         (root / "stub.py").write_text(STUB_REMOTE)
+        (root / "old_costlab.py").write_text(OLD_COSTLAB)
         yield Board(root, port)
     finally:
         sshd.terminate()
@@ -327,40 +336,77 @@ def _stub(board: Board) -> str:
     return shlex.join([sys.executable, str(board.root / "stub.py")])
 
 
-def test_arguments_reach_the_board_verbatim(board, tmp_path):
+def test_the_request_reaches_the_board_verbatim_on_stdin(board, tmp_path):
     marker = tmp_path / "injected"
-    tricky = [f"$(touch {marker})", f"; touch {marker}", "it's \"quoted\"", "a  b", "*"]
-    report = run_remote_bench(board.url, "mobilenet_v2", ["--kwargs", *tricky],
-                              client=board.client(_stub(board)))
-    assert report["argv"] == ["bench", "mobilenet_v2", "--kwargs", *tricky,
-                              "--format", "json", "--device", "cpu"]
+    tricky = [f"$(touch {marker})", f"; touch {marker}", "it's \"quoted\"", "a  b", "*",
+              "line\nbreak"]
+    request = BenchRequest(model="mobilenet_v2", model_kwargs={"names": tricky},
+                           knobs={"width": 0.5, "n": "7"}, threads=1, memory=False,
+                           policy=TimingPolicy(warmup_iters=1, min_iters=3))
+    report = run_remote_bench(board.url, request, client=board.client(_stub(board)))
+    assert report["argv"] == ["serve-bench"]  # nothing else on the command line
+    assert report["request"] == request.to_dict()
+    assert BenchRequest.from_dict(report["request"]) == request
     assert not marker.exists()
 
 
 def test_a_user_model_file_is_copied_and_removed(board, tmp_path):
     net = tmp_path / "my net.py"
     net.write_text("class Net: pass  # the board reads this copy\n")
-    report = run_remote_bench(board.url, f"{net}:Net", ["--batch", "2"],
+    report = run_remote_bench(board.url, BenchRequest(model=f"{net}:Net", batch=2),
                               client=board.client(_stub(board)))
     remote_path = Path(report["model_path"])
     assert remote_path.name == "my_net.py"
     assert remote_path.parent != net.parent
     assert report["model_text"] == net.read_text()
-    assert report["argv"][:2] == ["bench", f"{remote_path}:Net"]
+    assert report["request"]["model"] == f"{remote_path}:Net"
+    assert report["request"]["batch"] == 2
     # same machine: the temporary directory on the "board" is gone again
     assert not remote_path.parent.exists()
 
 
 def test_remote_costlab_errors_pass_through(board):
     with pytest.raises(UsageError) as err:
-        run_remote_bench(board.url, "fail-usage", client=board.client(_stub(board)))
+        run_remote_bench(board.url, BenchRequest(model="fail-usage"),
+                         client=board.client(_stub(board)))
     assert str(err.value) == "on 127.0.0.1: unknown model 'fail-usage'"
+
+
+def test_a_board_report_of_another_schema_names_both_versions(board):
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(board.url, BenchRequest(model="newer-board"),
+                         client=board.client(_stub(board)))
+    assert str(err.value) == (
+        f"costlab on 127.0.0.1 writes bench reports of schema {SCHEMA_VERSION + 1}; this "
+        f"costlab ({__version__}) reads schema {SCHEMA_VERSION}: install the same costlab "
+        "version on both machines")
+
+
+def test_a_request_of_another_schema_is_refused_by_the_board(board):
+    from dataclasses import replace
+
+    request = replace(BenchRequest(model="block:conv3x3"), schema_version=SCHEMA_VERSION + 1)
+    with pytest.raises(UsageError) as err:
+        run_remote_bench(board.url, request, client=board.client())
+    assert str(err.value) == (
+        f"on 127.0.0.1: this costlab ({__version__}) reads bench requests of schema "
+        f"{SCHEMA_VERSION}; the request is schema {SCHEMA_VERSION + 1}: install the same "
+        "costlab version on both machines")
+
+
+def test_a_board_without_serve_bench_is_one_line(board):
+    old = shlex.join([sys.executable, str(board.root / "old_costlab.py")])
+    with pytest.raises(CostlabError) as err:
+        run_remote_bench(board.url, BenchRequest(model="block:conv3x3"),
+                         client=board.client(old))
+    assert str(err.value) == ("costlab on 127.0.0.1 has no serve-bench command (an older "
+                              "costlab): install the same costlab version on both machines")
 
 
 def test_connection_refused_is_one_line(board):
     url = f"ssh://{getpass.getuser()}@127.0.0.1:{_free_port()}"
     with pytest.raises(CostlabError) as err:
-        run_remote_bench(url, "mobilenet_v2", client=board.client())
+        run_remote_bench(url, BenchRequest(model="mobilenet_v2"), client=board.client())
     assert str(err.value).startswith("cannot connect to 127.0.0.1:")
     assert str(err.value).endswith(": connection refused (is sshd running there?)")
 
@@ -368,7 +414,7 @@ def test_connection_refused_is_one_line(board):
 def test_refused_key_is_one_line(board, tmp_path):
     _keygen(tmp_path / "stranger")
     with pytest.raises(CostlabError) as err:
-        run_remote_bench(board.url, "mobilenet_v2",
+        run_remote_bench(board.url, BenchRequest(model="mobilenet_v2"),
                          client=board.client(key=tmp_path / "stranger"))
     assert str(err.value).startswith(
         f"127.0.0.1:{board.port} refused the login as {getpass.getuser()} "
@@ -380,7 +426,8 @@ def test_unknown_host_key_is_one_line(board, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(CostlabError) as err:
-        run_remote_bench(board.url, "mobilenet_v2", client=board.client(known_hosts=empty))
+        run_remote_bench(board.url, BenchRequest(model="mobilenet_v2"),
+                         client=board.client(known_hosts=empty))
     assert str(err.value).startswith(
         f"the host key of 127.0.0.1:{board.port} is not in known_hosts")
     assert "\n" not in str(err.value)
@@ -393,13 +440,14 @@ def test_changed_host_key_is_one_line(board, tmp_path):
     key = (tmp_path / "impostor.pub").read_text().split()
     wrong.write_text(f"[127.0.0.1]:{board.port} {key[0]} {key[1]}\n")
     with pytest.raises(CostlabError, match="has CHANGED") as err:
-        run_remote_bench(board.url, "mobilenet_v2", client=board.client(known_hosts=wrong))
+        run_remote_bench(board.url, BenchRequest(model="mobilenet_v2"),
+                         client=board.client(known_hosts=wrong))
     assert "\n" not in str(err.value)
 
 
 def test_missing_remote_costlab_is_one_line(board):
     with pytest.raises(CostlabError) as err:
-        run_remote_bench(board.url, "mobilenet_v2",
+        run_remote_bench(board.url, BenchRequest(model="mobilenet_v2"),
                          client=board.client("/nonexistent/bin/costlab"))
     assert str(err.value).startswith(
         "costlab is not installed on 127.0.0.1 (or not on the PATH of a non-interactive ssh "
@@ -411,6 +459,7 @@ def test_missing_remote_costlab_is_one_line(board):
 
 TINY_POLICY = ["--warmup", "1", "--warmup-time", "0", "--iters", "3", "--min-time", "0",
                "--max-time", "2"]
+TINY = TimingPolicy(warmup_iters=1, warmup_s=0, min_iters=3, min_s=0, max_s=2)
 TINY_NET = '''\
 from torch import nn
 
@@ -447,11 +496,11 @@ def _bench_json(args: list[str], env: dict | None = None):
 def test_remote_report_has_the_local_schema(board):
     from costlab.bench.runner import BenchReport
 
-    remote = run_remote_bench(board.url, "block:conv3x3", TINY_POLICY, client=board.client())
+    report = run_remote_bench(board.url, BenchRequest(model="block:conv3x3", policy=TINY),
+                              client=board.client())
     result, local = _bench_json(["block:conv3x3", *TINY_POLICY])
     assert result.exit_code == 0, result.stderr
-    assert _key_structure(remote) == _key_structure(local)
-    report = remote["reports"][0]
+    assert _key_structure(report) == _key_structure(local["reports"][0])
     assert report["model"] == "block:conv3x3" and report["device"] == "cpu"
     assert report["iterations"] == len(report["samples_ms"]) >= 3
     assert BenchReport.from_dict(report).to_dict() == report
@@ -509,15 +558,33 @@ def test_bench_command_errors_are_one_line(board, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("broken", [{"peak_memory": 5}, {"stats": None}, {"environment": {}}])
-def test_a_board_report_of_another_shape_is_one_line(monkeypatch, broken):
-    from costlab.bench import remote
+@pytest.fixture(scope="module")
+def good_report() -> dict:
     from costlab.bench.runner import bench
-    from costlab.bench.timing import TimingPolicy
 
-    good = bench("block:conv3x3", {"input_shape": "1,8,12,12"}, memory=False,
+    return bench("block:conv3x3", {"input_shape": "1,8,12,12"}, memory=False,
                  policy=TimingPolicy(0, 0, 2, 0, 30)).to_dict()
-    payload = {"kind": "bench", "reports": [{**good, **broken}]}
-    monkeypatch.setattr(remote, "run_remote_bench", lambda *a, **k: payload)
+
+
+@pytest.mark.parametrize("broken", [{"peak_memory": 5}, {"stats": None}, {"environment": {}}])
+def test_a_board_report_of_another_shape_is_one_line(monkeypatch, broken, good_report):
+    from costlab.bench import remote
+
+    monkeypatch.setattr(remote, "run_remote_bench", lambda *a, **k: {**good_report, **broken})
     with pytest.raises(CostlabError, match=r"^cannot read the report from board \(.*\): install "):
-        remote.bench_over_ssh("ssh://pi@board", "block:conv3x3", {}, client=object())
+        remote.bench_over_ssh("ssh://pi@board", BenchRequest(model="block:conv3x3"),
+                              client=object())
+
+
+def test_a_bench_report_of_another_schema_is_one_line(monkeypatch, good_report):
+    from costlab.bench import remote
+    from costlab.bench.runner import SCHEMA_VERSION as REPORT_SCHEMA
+
+    newer = {**good_report, "schema_version": REPORT_SCHEMA + 1}
+    monkeypatch.setattr(remote, "run_remote_bench", lambda *a, **k: newer)
+    with pytest.raises(CostlabError) as err:
+        remote.bench_over_ssh("ssh://pi@board", BenchRequest(model="block:conv3x3"),
+                              client=object())
+    assert str(err.value) == (f"costlab on board writes bench schema {REPORT_SCHEMA + 1}, "
+                              f"this one reads {REPORT_SCHEMA}: install the same costlab "
+                              "version on both")

@@ -1,0 +1,222 @@
+"""What a remote benchmark sends and gets back: a versioned bench request and report (JSON).
+
+The local costlab writes a :class:`BenchRequest` to ssh's stdin; the board's
+``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench` and writes
+``{"schema_version": N, "kind": "bench_report", "report": BenchReport.to_dict()}``.
+Both documents carry :data:`SCHEMA_VERSION`, and each end checks it before reading
+anything else: a board running another schema is named as such, not misread.
+
+The request holds the library's keyword arguments (``input_shape``, ``model_kwargs``,
+knobs ...), not command-line flags, so the CLI's option names can change freely.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
+
+from costlab.bench.timing import TimingPolicy
+from costlab.core.errors import CostlabError, UsageError
+from costlab.core.version import __version__
+
+# bumped when a request's or the report envelope's shape changes
+SCHEMA_VERSION = 1
+REQUEST_KIND = "bench_request"
+REPORT_KIND = "bench_report"
+# the library's options that are not knobs; every other key of an options dict is a knob
+RUN_OPTIONS = ("input_shape", "batch", "resolution", "model_kwargs", "input_kwargs")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                      and all(_is_int(d) for d in value))
+
+
+def _is_input_shape(value: Any) -> bool:
+    return value is None or _is_shape(value) or (
+        isinstance(value, list) and bool(value) and all(_is_shape(v) for v in value))
+
+
+def _is_str_dict(value: Any, item: Callable[[Any], bool]) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and item(v)
+                                           for k, v in value.items())
+
+
+def _is_policy(value: Any) -> bool:
+    names = {f.name for f in fields(TimingPolicy)}
+    return _is_str_dict(value, _is_number) and set(value) == names
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+# field -> (check of its JSON value, what the value should be)
+_FIELD_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "schema_version": (_is_int, "an integer"),
+    "kind": (lambda v: v == REQUEST_KIND, repr(REQUEST_KIND)),
+    "model": (lambda v: isinstance(v, str) and bool(v), "a model name or specifier"),
+    "input_shape": (_is_input_shape, "null, a shape (string or list of integers) or a "
+                                     "list of shapes"),
+    "batch": (_is_int, "an integer"),
+    "resolution": (_optional(_is_int), "null or an integer"),
+    "model_kwargs": (lambda v: _is_str_dict(v, lambda _: True), "an object"),
+    "input_kwargs": (lambda v: _is_str_dict(v, lambda x: isinstance(x, str)),
+                     "an object of shape strings"),
+    "knobs": (lambda v: _is_str_dict(v, lambda x: isinstance(x, (str, int, float, bool))),
+              "an object of strings, numbers or booleans"),
+    "dtype": (lambda v: isinstance(v, str), "a string"),
+    "channels_last": (lambda v: isinstance(v, bool), "true or false"),
+    "threads": (_optional(_is_int), "null or an integer"),
+    "policy": (_is_policy, "an object of the timing policy's numbers: "
+                           + ", ".join(f.name for f in fields(TimingPolicy))),
+    "memory": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _json_object(text: str, what: str, error: type[CostlabError]) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        first = (text.strip().splitlines() or ["nothing"])[0][:80]
+        raise error(f"the {what} is not JSON: {first!r}") from None
+    if not isinstance(data, dict):
+        raise error(f"the {what} is not a JSON object")
+    return data
+
+
+def _as_lists(shape: Any) -> Any:
+    """A shape or list of shapes with tuples as lists, as it reads back from JSON."""
+    if isinstance(shape, (tuple, list)):
+        return [_as_lists(item) for item in shape]
+    return shape
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchRequest:
+    """One benchmark to run on a board: the model, its options and the bench settings.
+
+    ``model`` is a registered name or specifier as the board sees it (for a copied user
+    file, the copy's path there). The model options are ``costlab.bench``'s keyword
+    arguments; ``knobs`` are a registered model's knobs (``width`` ...).
+    """
+
+    model: str
+    input_shape: Any = None  # a shape string, a list of ints, or a list of either
+    batch: int = 1
+    resolution: int | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    input_kwargs: dict[str, str] = field(default_factory=dict)
+    knobs: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+    channels_last: bool = False
+    threads: int | None = None
+    policy: TimingPolicy = field(default_factory=TimingPolicy)
+    memory: bool = True
+    schema_version: int = SCHEMA_VERSION
+    kind: str = REQUEST_KIND
+
+    @classmethod
+    def for_bench(cls, model: str, options: dict[str, Any] | None = None, *,
+                  dtype: str = "float32", channels_last: bool = False,
+                  threads: int | None = None, policy: TimingPolicy | None = None,
+                  memory: bool = True) -> "BenchRequest":
+        """The request for ``runner.bench(model, options, dtype=..., ...)``: the options
+        dict's non-knob keys become fields, the rest are knobs."""
+        options = dict(options or {})
+        named = {k: options.pop(k) for k in RUN_OPTIONS if k in options}
+        return cls(model=model, input_shape=_as_lists(named.get("input_shape")),
+                   batch=named.get("batch", 1),
+                   resolution=named.get("resolution"),
+                   model_kwargs=dict(named.get("model_kwargs") or {}),
+                   input_kwargs=dict(named.get("input_kwargs") or {}), knobs=options,
+                   dtype=dtype, channels_last=channels_last, threads=threads,
+                   policy=policy or TimingPolicy(), memory=memory)
+
+    def bench_options(self) -> dict[str, Any]:
+        """The options dict ``runner.bench`` takes (as the CLI builds it locally)."""
+        options: dict[str, Any] = dict(self.knobs)
+        options.update(batch=self.batch, resolution=self.resolution)
+        if self.input_shape is not None:
+            options["input_shape"] = self.input_shape
+        if self.model_kwargs:
+            options["model_kwargs"] = dict(self.model_kwargs)
+        if self.input_kwargs:
+            options["input_kwargs"] = dict(self.input_kwargs)
+        return options
+
+    def bench_settings(self) -> dict[str, Any]:
+        """``runner.bench``'s keyword arguments besides the options (the device is the
+        board's CPU)."""
+        return dict(device="cpu", dtype=self.dtype, channels_last=self.channels_last,
+                    threads=self.threads, policy=self.policy, memory=self.memory)
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # the policy, a dataclass too, becomes an object
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BenchRequest":
+        """A request read back; its schema version is checked first, then every field."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise UsageError(f"this costlab ({__version__}) reads bench requests of schema "
+                             f"{SCHEMA_VERSION}; the request is schema {version}: install "
+                             "the same costlab version on both machines")
+        if data.get("kind") != REQUEST_KIND:
+            raise UsageError(f"expected a {REQUEST_KIND}, got kind {data.get('kind')!r}")
+        missing = [name for name in _FIELD_TYPES if name not in data]
+        unknown = sorted(set(data) - set(_FIELD_TYPES))
+        if missing or unknown:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            raise UsageError(f"malformed {REQUEST_KIND}: {'; '.join(parts)}")
+        for name, (check, expected) in _FIELD_TYPES.items():
+            if not check(data[name]):
+                raise UsageError(f"malformed {REQUEST_KIND}: {name} must be {expected}, "
+                                 f"got {json.dumps(data[name])[:60]}")
+        return cls(**{**data, "policy": TimingPolicy(**data["policy"])})
+
+    @classmethod
+    def from_json(cls, text: str) -> "BenchRequest":
+        return cls.from_dict(_json_object(text, REQUEST_KIND, UsageError))
+
+
+def report_envelope(report: Any) -> dict:
+    """What ``serve-bench`` writes: the report of a ``BenchReport``, versioned."""
+    return {"schema_version": SCHEMA_VERSION, "kind": REPORT_KIND, "report": report.to_dict()}
+
+
+def read_report_envelope(text: str, where: str) -> dict:
+    """The report dict inside ``serve-bench``'s reply from ``where`` (a board's name); the
+    envelope's schema version is checked before anything else is read."""
+    data = _json_object(text, f"reply from {where}", CostlabError)
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CostlabError(f"costlab on {where} writes bench reports of schema {version}; "
+                           f"this costlab ({__version__}) reads schema {SCHEMA_VERSION}: "
+                           "install the same costlab version on both machines")
+    if data.get("kind") != REPORT_KIND or not isinstance(data.get("report"), dict):
+        raise CostlabError(f"costlab on {where} replied with JSON that is not a "
+                           f"{REPORT_KIND}")
+    return data["report"]
+
+
+def serve(request_text: str) -> str:
+    """The board's side: one request's JSON in, its report envelope's JSON out."""
+    from costlab.bench.runner import bench
+
+    request = BenchRequest.from_json(request_text)
+    report = bench(request.model, request.bench_options(), **request.bench_settings())
+    return json.dumps(report_envelope(report)) + "\n"
