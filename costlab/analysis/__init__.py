@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from costlab.analysis.records import ModelCost, ModelInfo
+from costlab.core.records import ModelCost, ModelInfo
 
 
 def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device: str,
@@ -13,7 +13,7 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``."""
     import torch
 
-    from costlab.analysis.aggregate import totals
+    from costlab.core.records import totals
     from costlab.analysis.params import index_modules
     from costlab.analysis.tracer import collector_paused, trace
 
@@ -28,11 +28,11 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
         tree = index.tree()
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
-    info = ModelInfo(name, dict(knobs), shapes, device,
-                     str(storage_dtype).replace("torch.", "") if storage_dtype else None,
-                     reference, variant)
-    return ModelCost(info, state.records, total, uncounted, tree,
-                     state.known_zero_calls)
+    info = ModelInfo(name=name, knobs=dict(knobs), input_shapes=shapes, device=device,
+                     dtype=str(storage_dtype).replace("torch.", "") if storage_dtype else None,
+                     reference=reference, variant=variant)
+    return ModelCost(info=info, layers=state.records, total=total, uncounted=uncounted,
+                     module_tree=tree, known_zero_calls=state.known_zero_calls)
 
 
 __all__ = ["ModelCost", "build_cost"]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
 
 DIFFERENCES = {
     formulas.NORM: "fvcore adds BatchNorm (1 per element, 2 with affine)",

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from costlab.analysis import formulas, graph
 from costlab.analysis.aggregate import shape_text
 from costlab.analysis.formulas import numel
-from costlab.analysis.records import ModelCost, OpRecord
+from costlab.core.records import ModelCost, OpRecord
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd

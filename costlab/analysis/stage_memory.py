@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from costlab.analysis import formulas, graph
-from costlab.analysis.records import OpRecord, Shape
+from costlab.core.records import OpRecord, Shape
 
 IN_PLACE_CATEGORIES = frozenset({formulas.NORM, formulas.ACTIVATION})
 

@@ -35,7 +35,8 @@ from torch.utils._pytree import tree_leaves
 
 from costlab.analysis import formulas, meta_kernels
 from costlab.analysis.params import ModuleIndex, index_modules
-from costlab.analysis.records import OpRecord, UncountedOp
+from costlab.core.categories import OpCategory
+from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.errors import ForwardError
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
@@ -196,20 +197,26 @@ class TraceState:
 
         if cost is not None:
             self.records.append(OpRecord(
-                index, module, self.module_types.get(module, ""), name, cost.category,
-                tuple(input_shapes), tuple(output_shapes), cost.macs, cost.flops, params,
-                read, written, cost.attrs, True, tuple(sources)))
+                index=index, module=module, module_type=self.module_types.get(module, ""),
+                op=name, category=cost.category, input_shapes=tuple(input_shapes),
+                output_shapes=tuple(output_shapes),
+                counts=Counts(macs=cost.macs, flops=cost.flops, bytes_read=read,
+                              bytes_written=written),
+                params=params, attrs=cost.attrs, counted=True, sources=tuple(sources)))
         else:
             calls, modules = self.uncounted.get(name, (0, {}))
             modules[module] = None
             self.uncounted[name] = (calls + 1, modules)
             self.records.append(OpRecord(
-                index, module, self.module_types.get(module, ""), name, formulas.OTHER,
-                tuple(input_shapes), tuple(output_shapes), 0, 0, params, read, written,
-                None, False, tuple(sources)))
+                index=index, module=module, module_type=self.module_types.get(module, ""),
+                op=name, category=OpCategory.OTHER, input_shapes=tuple(input_shapes),
+                output_shapes=tuple(output_shapes),
+                counts=Counts(bytes_read=read, bytes_written=written),
+                params=params, attrs=None, counted=False, sources=tuple(sources)))
 
     def uncounted_ops(self) -> list[UncountedOp]:
-        return [UncountedOp(op, calls, list(mods)) for op, (calls, mods) in self.uncounted.items()]
+        return [UncountedOp(op=op, calls=calls, modules=list(mods))
+                for op, (calls, mods) in self.uncounted.items()]
 
     def peak_activation_bytes(self, outputs: Any) -> int:
         end = len(self.records)

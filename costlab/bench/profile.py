@@ -42,7 +42,7 @@ from costlab.errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost, OpRecord
+    from costlab.core.records import ModelCost, OpRecord
 
 CONV = formulas.CONV
 DEPTHWISE = formulas.DEPTHWISE

@@ -16,7 +16,7 @@ from costlab.report import tables
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
     from costlab.api import ModelComparison
     from costlab.models.registry import ModelSpec
 

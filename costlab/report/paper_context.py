@@ -19,7 +19,7 @@ from costlab import __version__, conventions
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
     from costlab.bench.environment import Environment
     from costlab.bench.runner import LatencyComparison
     from costlab.bench.timing import TimingPolicy
