@@ -80,7 +80,7 @@ class Subject:
     def __init__(self, name: str):
         import torch
 
-        from costlab.analysis.meta_kernels import meta_construction
+        from costlab.build.meta_kernels import meta_construction
         from costlab.api import make_input
         from costlab.models import registry
 
@@ -241,7 +241,7 @@ class _MetaOnly:
     """The meta half of a Subject: costlab on meta never builds the weights."""
 
     def __init__(self, name: str):
-        from costlab.analysis.meta_kernels import meta_construction
+        from costlab.build.meta_kernels import meta_construction
         from costlab.api import make_input
         from costlab.models import registry
 

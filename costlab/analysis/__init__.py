@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from costlab.analysis.records import ModelCost, ModelInfo
+from costlab.core.records import ModelCost, ModelInfo
 
 
 def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device: str,
                storage_dtype=None, reference: str = "", variant: str = "",
-               input_kwargs: dict | None = None) -> ModelCost:
-    """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``."""
+               input_kwargs: dict | None = None,
+               formulas: Mapping[Any, Callable[..., Any]] | None = None) -> ModelCost:
+    """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``.
+
+    ``formulas``: ``{op packet or overload: formula}`` counted instead of the registry's, for
+    this analysis only (the contract is in costlab/analysis/registry.py)."""
     import torch
 
-    from costlab.analysis.aggregate import totals
+    from costlab.core.records import totals
     from costlab.analysis.params import index_modules
-    from costlab.analysis.tracer import collector_paused, trace
+    from costlab.build.gcpause import collector_paused
+    from costlab.analysis.tracer import trace
 
     with collector_paused():
         index = index_modules(model)  # one walk: paths, params, buffers, the module tree
         state, output = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype,
-                              index=index)
+                              index=index, formulas=formulas)
         uncounted = state.uncounted_ops()
         total = totals(state.records, params=sum(map(torch.Tensor.numel, index.params)),
                        buffers=sum(map(torch.Tensor.numel, index.buffers)),
@@ -28,11 +33,11 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
         tree = index.tree()
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
-    info = ModelInfo(name, dict(knobs), shapes, device,
-                     str(storage_dtype).replace("torch.", "") if storage_dtype else None,
-                     reference, variant)
-    return ModelCost(info, state.records, total, uncounted, tree,
-                     state.known_zero_calls)
+    info = ModelInfo(name=name, knobs=dict(knobs), input_shapes=shapes, device=device,
+                     dtype=str(storage_dtype).replace("torch.", "") if storage_dtype else None,
+                     reference=reference, variant=variant)
+    return ModelCost(info=info, layers=state.records, total=total, uncounted=uncounted,
+                     module_tree=tree, known_zero_calls=state.known_zero_calls)
 
 
 __all__ = ["ModelCost", "build_cost"]

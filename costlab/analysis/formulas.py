@@ -1,8 +1,9 @@
-"""The op cost registry: one pure formula per aten op, keyed by op packet.
+"""The built-in op formulas, registered into analysis/registry.py by op packet.
 
-A formula gets the op's positional args, kwargs and output, where every tensor may be
-anything with ``.shape`` (a real or meta tensor, or a ``TensorSpec`` in tests), and
-returns an ``OpCost``. Formulas read shapes and flags only; they never touch data.
+Every formula follows the contract in registry.py: it gets the op's positional args,
+kwargs and output, where every tensor may be anything with ``.shape`` (a real or meta
+tensor, or a ``TensorSpec``), and returns an ``OpCost``. Formulas read shapes and flags
+only; they never touch data.
 
 Conventions (the README's table is generated from the ``doc`` of each entry):
 - MACs: multiply-accumulates of conv, linear, matmul and attention only.
@@ -11,153 +12,52 @@ Conventions (the README's table is generated from the ``doc`` of each entry):
 - Bytes are measured by the tracer, not here, except where a formula knows better
   (an embedding lookup reads only the rows it gathers).
 
-Ops not in this registry and not in ``KNOWN_ZERO`` are reported as uncounted.
+This module is the one place that imports every formula module (formulas_recurrent.py at
+its end, so the docs table keeps its order): importing it fills the registry.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Sequence
 
-import torch
-
-aten = torch.ops.aten
-
-# Categories, as shown in tables (ShuffleNet V2 Figure 2's breakdown, refined).
-CONV = "conv"
-DEPTHWISE = "depthwise conv"
-POINTWISE = "pointwise conv"
-GROUPED = "grouped conv"
-MATMUL = "linear/matmul"
-ATTENTION = "attention"
-NORM = "norm"
-ACTIVATION = "activation"
-ELEMENTWISE = "element-wise"
-POOLING = "pooling"
-DATA_MOVEMENT = "data movement"
-REDUCTION = "reduction"
-EMBEDDING = "embedding"
-OTHER = "other"
-CATEGORIES = (CONV, DEPTHWISE, POINTWISE, GROUPED, MATMUL, ATTENTION, NORM, ACTIVATION,
-              ELEMENTWISE, POOLING, DATA_MOVEMENT, REDUCTION, EMBEDDING, OTHER)
-
-
-class TensorSpec(NamedTuple):
-    """A stand-in for a tensor: formulas only look at shape and dtype."""
-
-    shape: tuple[int, ...]
-    dtype: Any = None
-
-
-class OpCost(NamedTuple):
-    macs: int
-    flops: int
-    category: str
-    attrs: dict | None = None
-    # (elements, dtype) pairs actually read; None: every tensor argument, whole
-    reads: tuple[tuple[int, Any], ...] | None = None
-    # how many leading outputs are really written; None: all of them
-    outputs: int | None = None
-
-
-Formula = Callable[[Sequence[Any], dict, Any], OpCost]
-
-
-@dataclass(frozen=True, slots=True)
-class FormulaEntry:
-    formula: Formula
-    doc: str  # what the formula counts, in words, for the README table
-
-
-_REGISTRY: dict[Any, FormulaEntry] = {}
-_DOCS: dict[str, str] = {}  # op name -> doc, for the conventions table
-
-
-def _packets(names: Sequence[str]) -> list[Any]:
-    """Op packets for names that exist in this torch build (ops come and go)."""
-    found = []
-    for name in names:
-        packet = getattr(aten, name, None) if hasattr(aten, name) else None
-        if packet is not None:
-            found.append(packet)
-    return found
-
-
-def register(names: Sequence[str] | str, doc: str) -> Callable[[Formula], Formula]:
-    """Register ``formula`` for the aten ops ``names`` (one packet covers all overloads)."""
-    if isinstance(names, str):
-        names = [names]
-
-    def deco(formula: Formula) -> Formula:
-        for name in names:
-            for packet in _packets([name]):
-                _REGISTRY[packet] = FormulaEntry(formula, doc)
-                _DOCS[name] = doc
-        return formula
-
-    return deco
-
-
-# Views, aliases, metadata queries and bare allocations: no arithmetic, no data traffic.
-KNOWN_ZERO_NAMES = (
-    "view", "_unsafe_view", "reshape", "_reshape_alias", "view_as", "t", "t_", "transpose",
-    "transpose_", "permute", "expand", "expand_as", "slice", "select", "unsqueeze",
-    "unsqueeze_", "squeeze", "squeeze_", "alias", "as_strided", "as_strided_", "detach",
-    "detach_", "split", "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes",
-    "unsafe_chunk", "unbind", "narrow", "diagonal", "unfold", "movedim", "view_as_real",
-    "view_as_complex", "_neg_view", "_conj", "conj", "resolve_conj", "resolve_neg",
-    "lift_fresh", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
-    "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size",
-    "_local_scalar_dense", "_assert_tensor_metadata", "_assert_async", "dropout",
-    "feature_dropout", "alpha_dropout", "contiguous", "flatten", "unflatten", "_to_dense",
-    "set_", "resize_", "_has_compatible_shallow_copy_type", "_nested_tensor_from_mask",
-    "item", "size", "stride", "numel", "dim",
+from costlab.analysis.registry import (
+    KNOWN_ZERO,
+    KNOWN_ZERO_NAMES,
+    Formula,
+    FormulaEntry,
+    OpCost,
+    TensorSpec,
+    first,
+    lookup,
+    numel,
+    op_arg,
+    out_numel,
+    packets,
+    register,
+    registered_docs,
 )
-KNOWN_ZERO = frozenset(_packets(KNOWN_ZERO_NAMES))
+from costlab.core.categories import CATEGORIES, OpCategory
 
-
-def lookup(packet: Any) -> FormulaEntry | None:
-    return _REGISTRY.get(packet)
-
-
-def registered_docs() -> dict[str, str]:
-    """Op name -> what its formula counts, for documentation."""
-    return dict(_DOCS)
-
-
-# --------------------------------------------------------------------------- helpers
-
-def numel(shape: Sequence[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
-
-
-def _first(out: Any) -> Any:
-    """The primary output of an op (first element of a tuple output)."""
-    while isinstance(out, (tuple, list)) and not hasattr(out, "shape"):  # TensorSpec is a tuple
-        if not out:
-            return None
-        out = out[0]
-    return out
-
-
-def _out_numel(out: Any) -> int:
-    t = _first(out)
-    return numel(t.shape) if t is not None and hasattr(t, "shape") else 0
-
-
-def op_arg(args: Sequence[Any], kwargs: dict, index: int, name: str, default: Any = None) -> Any:
-    """An aten op's argument, given by position or by name."""
-    if len(args) > index:
-        return args[index]
-    return kwargs.get(name, default)
+# The categories by their old names, for callers that read them from here.
+CONV = OpCategory.CONV
+DEPTHWISE = OpCategory.DEPTHWISE
+POINTWISE = OpCategory.POINTWISE
+GROUPED = OpCategory.GROUPED
+MATMUL = OpCategory.MATMUL
+ATTENTION = OpCategory.ATTENTION
+NORM = OpCategory.NORM
+ACTIVATION = OpCategory.ACTIVATION
+ELEMENTWISE = OpCategory.ELEMENTWISE
+POOLING = OpCategory.POOLING
+DATA_MOVEMENT = OpCategory.DATA_MOVEMENT
+REDUCTION = OpCategory.REDUCTION
+EMBEDDING = OpCategory.EMBEDDING
+OTHER = OpCategory.OTHER
 
 
 def _pointwise(flops_per_element: int, category: str) -> Formula:
     def formula(args, kwargs, out) -> OpCost:
-        return OpCost(0, flops_per_element * _out_numel(out), category)
+        return OpCost(macs=0, flops=flops_per_element * out_numel(out), category=category)
 
     return formula
 
@@ -204,7 +104,8 @@ def conv_cost(x_shape, w_shape, out_shape, *, bias: bool, transposed: bool, grou
     }
     if transposed:
         attrs["transposed"] = True
-    return OpCost(macs, flops, conv_category(c_in, w_shape, groups), attrs)
+    return OpCost(macs=macs, flops=flops, category=conv_category(c_in, w_shape, groups),
+                  attrs=attrs)
 
 
 @register(["convolution", "_convolution"],
@@ -212,7 +113,7 @@ def conv_cost(x_shape, w_shape, out_shape, *, bias: bool, transposed: bool, grou
           "(c_out/groups) x kernel area); FLOPs = 2 x MACs + one add per output for the bias")
 def _convolution(args, kwargs, out) -> OpCost:
     x, w, bias, stride, padding, dilation, transposed, _output_padding, groups = args[:9]
-    return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
+    return conv_cost(x.shape, w.shape, first(out).shape, bias=bias is not None,
                      transposed=bool(transposed), groups=int(groups), stride=stride,
                      padding=padding, dilation=dilation)
 
@@ -224,7 +125,7 @@ def _conv_op(transposed: bool, dilation_at: int) -> Formula:
     def formula(args, kwargs, out) -> OpCost:
         x, w = args[0], args[1]
         bias = op_arg(args, kwargs, 2, "bias")
-        return conv_cost(x.shape, w.shape, _first(out).shape, bias=bias is not None,
+        return conv_cost(x.shape, w.shape, first(out).shape, bias=bias is not None,
                          transposed=transposed, groups=int(op_arg(args, kwargs, 6, "groups", 1)),
                          stride=op_arg(args, kwargs, 3, "stride"),
                          padding=op_arg(args, kwargs, 4, "padding"),
@@ -242,7 +143,7 @@ register(["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"], "as convo
 
 def matmul_cost(batch: int, m: int, k: int, n: int, *, bias: bool) -> OpCost:
     macs = batch * m * k * n
-    return OpCost(macs, 2 * macs + (batch * m * n if bias else 0), MATMUL)
+    return OpCost(macs=macs, flops=2 * macs + (batch * m * n if bias else 0), category=MATMUL)
 
 
 @register("mm", "MACs = m x k x n; FLOPs = 2 x MACs")
@@ -273,7 +174,7 @@ def _baddbmm(args, kwargs, out) -> OpCost:
 def _addbmm(args, kwargs, out) -> OpCost:
     a, b = args[1].shape, args[2].shape
     macs = a[0] * a[1] * a[2] * b[2]
-    return OpCost(macs, 2 * macs + a[0] * a[1] * b[2], MATMUL)
+    return OpCost(macs=macs, flops=2 * macs + a[0] * a[1] * b[2], category=MATMUL)
 
 
 @register("mv", "MACs = m x n")
@@ -298,14 +199,15 @@ def _linear(args, kwargs, out) -> OpCost:
     x, w = args[0].shape, args[1].shape
     bias = op_arg(args, kwargs, 2, "bias")
     macs = numel(x) * (w[0] if len(w) == 2 else 1)
-    return OpCost(macs, 2 * macs + (_out_numel(out) if bias is not None else 0), MATMUL)
+    return OpCost(macs=macs, flops=2 * macs + (out_numel(out) if bias is not None else 0),
+                  category=MATMUL)
 
 
 @register("matmul", "MACs = output elements x contracted dimension")
 def _matmul(args, kwargs, out) -> OpCost:
     k = args[0].shape[-1]
-    macs = _out_numel(out) * k
-    return OpCost(macs, 2 * macs, MATMUL)
+    macs = out_numel(out) * k
+    return OpCost(macs=macs, flops=2 * macs, category=MATMUL)
 
 
 # ----------------------------------------------------------------------- attention
@@ -338,7 +240,7 @@ def attention_cost(q_shape, k_shape, v_shape, *, causal: bool, has_mask: bool,
              "seq_q": int(seq_q), "seq_k": int(seq_k)}
     if causal:
         attrs["note"] = "causal mask counted dense"
-    return OpCost(macs, flops, ATTENTION, attrs)
+    return OpCost(macs=macs, flops=flops, category=ATTENTION, attrs=attrs)
 
 
 _SDPA_DOC = ("MACs = batch x heads x L x S x (E + Ev) (QK^T and AV, causal masks counted dense); "
@@ -393,39 +295,44 @@ def _batch_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=training, affine=affine)
     # in eval the saved-statistics outputs are empty on CPU but sized on meta: not written
-    return OpCost(0, flops, NORM, None, None, None if training else 1)
+    return OpCost(macs=0, flops=flops, category=NORM, attrs=None, reads=None,
+                  outputs=None if training else 1)
 
 
 @register("_native_batch_norm_legit_no_training", _NORM_DOC)
 def _batch_norm_eval(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=False, affine=affine)
-    return OpCost(0, flops, NORM, None, None, 1)
+    return OpCost(macs=0, flops=flops, category=NORM, attrs=None, reads=None, outputs=1)
 
 
 @register(["native_layer_norm", "layer_norm"], _NORM_DOC)
 def _layer_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 2, "weight") is not None
-    return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
+    return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
+                  category=NORM)
 
 
 @register("native_group_norm", _NORM_DOC)
 def _group_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
-    return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
+    return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
+                  category=NORM)
 
 
 @register("group_norm", _NORM_DOC)
 def _group_norm_composite(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 2, "weight") is not None
-    return OpCost(0, norm_flops(numel(args[0].shape), statistics=True, affine=affine), NORM)
+    return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
+                  category=NORM)
 
 
 @register(["rms_norm", "_fused_rms_norm"],
           "per element: square, mean, multiply by 1/rms (3), +1 with a weight")
 def _rms_norm(args, kwargs, out) -> OpCost:
     weight = op_arg(args, kwargs, 2, "weight")
-    return OpCost(0, numel(args[0].shape) * (3 + (1 if weight is not None else 0)), NORM)
+    return OpCost(macs=0, flops=numel(args[0].shape) * (3 + (1 if weight is not None else 0)),
+                  category=NORM)
 
 
 # --------------------------------------------------------------- activations etc.
@@ -446,18 +353,19 @@ register_pointwise(["log_sigmoid_forward"], 4, ACTIVATION)
 @register(["gelu", "gelu_"], "5 FLOPs per element with erf; 9 with the tanh approximation")
 def _gelu(args, kwargs, out) -> OpCost:
     approximate = op_arg(args, kwargs, 1, "approximate", "none")
-    return OpCost(0, (9 if approximate == "tanh" else 5) * _out_numel(out), ACTIVATION)
+    return OpCost(macs=0, flops=(9 if approximate == "tanh" else 5) * out_numel(out),
+                  category=ACTIVATION)
 
 
 @register(["glu"], "5 FLOPs per output element (sigmoid of one half, times the other)")
 def _glu(args, kwargs, out) -> OpCost:
-    return OpCost(0, 5 * _out_numel(out), ACTIVATION)
+    return OpCost(macs=0, flops=5 * out_numel(out), category=ACTIVATION)
 
 
 @register(["_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"],
           "5 FLOPs per element (max, subtract, exp, sum, divide)")
 def _softmax(args, kwargs, out) -> OpCost:
-    return OpCost(0, SOFTMAX_FLOPS * numel(args[0].shape), ACTIVATION)
+    return OpCost(macs=0, flops=SOFTMAX_FLOPS * numel(args[0].shape), category=ACTIVATION)
 
 
 register_pointwise(
@@ -474,7 +382,7 @@ register_pointwise(["addcmul", "addcdiv", "lerp", "xlogy"], 2, ELEMENTWISE)
 
 @register(["native_dropout"], "2 FLOPs per element (mask, scale)")
 def _dropout(args, kwargs, out) -> OpCost:
-    return OpCost(0, 2 * numel(args[0].shape), ELEMENTWISE)
+    return OpCost(macs=0, flops=2 * numel(args[0].shape), category=ELEMENTWISE)
 
 
 # ---------------------------------------------------------------------- pooling
@@ -491,7 +399,7 @@ def _max_pool(args, kwargs, out) -> OpCost:
     x = args[0].shape
     area = numel(_expand_kernel(args[1], len(x) - 2))
     attrs = {"kernel": tuple(_expand_kernel(args[1], len(x) - 2))}
-    return OpCost(0, (area - 1) * _out_numel(out), POOLING, attrs)
+    return OpCost(macs=0, flops=(area - 1) * out_numel(out), category=POOLING, attrs=attrs)
 
 
 @register(["avg_pool1d", "avg_pool2d", "avg_pool3d"],
@@ -499,7 +407,8 @@ def _max_pool(args, kwargs, out) -> OpCost:
 def _avg_pool(args, kwargs, out) -> OpCost:
     x = args[0].shape
     kernel = _expand_kernel(args[1], len(x) - 2)
-    return OpCost(0, numel(kernel) * _out_numel(out), POOLING, {"kernel": tuple(kernel)})
+    return OpCost(macs=0, flops=numel(kernel) * out_numel(out), category=POOLING,
+                  attrs={"kernel": tuple(kernel)})
 
 
 def adaptive_window_total(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> int:
@@ -517,7 +426,7 @@ def adaptive_window_total(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> 
 
 def _adaptive_windows(args, out) -> int:
     """Total window elements over all outputs of an adaptive pooling op."""
-    x, o = args[0].shape, _first(out).shape
+    x, o = args[0].shape, first(out).shape
     dims = len(o) - 2 if len(o) > 2 else 1
     return numel(x[:-dims]) * adaptive_window_total(x[-dims:], o[-dims:])
 
@@ -526,24 +435,24 @@ def _adaptive_windows(args, out) -> int:
            "adaptive_avg_pool2d", "adaptive_avg_pool3d"],
           "window size FLOPs per output element (adds and a divide), windows exact")
 def _adaptive_avg(args, kwargs, out) -> OpCost:
-    return OpCost(0, _adaptive_windows(args, out), POOLING)
+    return OpCost(macs=0, flops=_adaptive_windows(args, out), category=POOLING)
 
 
 @register(["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"],
           "window size - 1 comparisons per output element, windows exact")
 def _adaptive_max(args, kwargs, out) -> OpCost:
-    return OpCost(0, _adaptive_windows(args, out) - _out_numel(out), POOLING)
+    return OpCost(macs=0, flops=_adaptive_windows(args, out) - out_numel(out), category=POOLING)
 
 
 # -------------------------------------------------------------------- reductions
 
 def _reduction(per_input: int, minus_output: bool, plus_output: int = 0) -> Formula:
     def formula(args, kwargs, out) -> OpCost:
-        n_in, n_out = numel(args[0].shape), _out_numel(out)
+        n_in, n_out = numel(args[0].shape), out_numel(out)
         if len(args) > 1 and hasattr(args[1], "shape"):  # max.other, min.other: element-wise
-            return OpCost(0, n_out, ELEMENTWISE)
+            return OpCost(macs=0, flops=n_out, category=ELEMENTWISE)
         flops = per_input * n_in - (n_out if minus_output else 0) + plus_output * n_out
-        return OpCost(0, max(flops, 0), REDUCTION)
+        return OpCost(macs=0, flops=max(flops, 0), category=REDUCTION)
 
     return formula
 
@@ -567,7 +476,7 @@ register(["cumsum", "cumprod"], "1 FLOP per element")(_reduction(1, False))
 # ------------------------------------------------------------- data movement, embedding
 
 def _movement(args, kwargs, out) -> OpCost:
-    return OpCost(0, 0, DATA_MOVEMENT)
+    return OpCost(macs=0, flops=0, category=DATA_MOVEMENT)
 
 
 register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
@@ -589,7 +498,8 @@ register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
 @register(["copy_"], "no FLOPs; reads the source, writes the destination")
 def _copy_inplace(args, kwargs, out) -> OpCost:
     src = args[1]
-    return OpCost(0, 0, DATA_MOVEMENT, None, ((numel(src.shape), src.dtype),))
+    return OpCost(macs=0, flops=0, category=DATA_MOVEMENT, attrs=None,
+                  reads=((numel(src.shape), src.dtype),))
 
 
 @register(["upsample_bilinear2d", "_upsample_bilinear2d_aa", "upsample_linear1d",
@@ -597,17 +507,18 @@ def _copy_inplace(args, kwargs, out) -> OpCost:
           "per output element: 3 per linear interpolation (sub, mul, add), 2^d - 1 "
           "interpolations for d spatial dims (bicubic counted as bilinear)")
 def _upsample_linear(args, kwargs, out) -> OpCost:
-    o = _first(out).shape
+    o = first(out).shape
     dims = len(o) - 2
-    return OpCost(0, 3 * (2 ** dims - 1) * _out_numel(out), ELEMENTWISE)
+    return OpCost(macs=0, flops=3 * (2 ** dims - 1) * out_numel(out), category=ELEMENTWISE)
 
 
 @register(["embedding"], "no FLOPs; reads the indices and only the gathered rows")
 def _embedding(args, kwargs, out) -> OpCost:
     weight, indices = args[0], args[1]
     # the gathered rows are as large as the output
-    reads = ((numel(indices.shape), indices.dtype), (_out_numel(out), weight.dtype))
-    return OpCost(0, 0, EMBEDDING, {"rows": int(weight.shape[0])}, reads)
+    reads = ((numel(indices.shape), indices.dtype), (out_numel(out), weight.dtype))
+    return OpCost(macs=0, flops=0, category=EMBEDDING, attrs={"rows": int(weight.shape[0])},
+                  reads=reads)
 
 
 @register(["_embedding_bag", "embedding_bag", "_embedding_bag_forward_only"],
@@ -616,16 +527,17 @@ def _embedding_bag(args, kwargs, out) -> OpCost:
     weight, indices = args[0], args[1]
     gathered = numel(indices.shape) * int(weight.shape[-1])
     reads = ((numel(indices.shape), indices.dtype), (gathered, weight.dtype))
-    return OpCost(0, gathered, EMBEDDING, {"rows": int(weight.shape[0])}, reads, 1)
+    return OpCost(macs=0, flops=gathered, category=EMBEDDING,
+                  attrs={"rows": int(weight.shape[0])}, reads=reads, outputs=1)
 
 
 def overview() -> list[tuple[str, str]]:
     """(op names, what is counted) rows, grouped by identical descriptions, for the docs."""
     groups: dict[str, list[str]] = {}
-    for name, doc in _DOCS.items():
+    for name, doc in registered_docs().items():
         groups.setdefault(doc, []).append(name)
     rows = [(", ".join(sorted(names)), doc) for doc, names in groups.items()]
-    zero = sorted(name for name in KNOWN_ZERO_NAMES if _packets([name]))
+    zero = sorted(name for name in KNOWN_ZERO_NAMES if packets([name]))
     rows.append((", ".join(zero), "known zero: views, aliases, metadata, "
                  "bare allocations (no arithmetic, no data traffic)"))
     return rows
@@ -639,11 +551,13 @@ def formula_frame():
 
 
 __all__ = [
-    "CATEGORIES", "KNOWN_ZERO", "OpCost", "TensorSpec", "attention_cost", "conv_cost",
-    "lookup", "matmul_cost", "norm_flops", "numel", "overview", "register",
+    "CATEGORIES", "KNOWN_ZERO", "KNOWN_ZERO_NAMES", "Formula", "FormulaEntry", "OpCost",
+    "TensorSpec", "attention_cost", "conv_cost", "first", "formula_frame", "lookup",
+    "matmul_cost", "norm_flops", "numel", "op_arg", "out_numel", "overview", "register",
     "registered_docs",
 ]
 
 
-# Families of formulas kept in their own files register into the same registry.
+# Families of formulas kept in their own files register into the same registry, after the
+# ones above (registry.py imports neither, so there is no cycle).
 from costlab.analysis import formulas_recurrent  # noqa: E402,F401

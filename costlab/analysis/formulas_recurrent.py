@@ -1,6 +1,7 @@
 """Formulas for the recurrent ops (aten LSTM/GRU/RNN): per token, layer and direction.
 
-Imported at the end of formulas.py, so these register into the one registry.
+Imported at the end of formulas.py, so these register into the one registry after the
+others (the docs table keeps its order).
 
 What the tracer sees of ``nn.GRU``/``nn.LSTM``/``nn.RNN`` (torch 2.13): ``aten.gru.input``,
 ``lstm.input``, ``rnn_tanh.input`` and ``rnn_relu.input`` are CompositeImplicitAutograd, so
@@ -27,15 +28,13 @@ Per token (one time step of one sequence), layer and direction, with H hidden un
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from costlab.analysis.formulas import (
-    ELEMENTWISE,
-    MATMUL,
-    OpCost,
-    numel,
-    register,
-)
+from costlab.analysis.registry import OpCost, numel, register
+from costlab.core.categories import OpCategory
+
+ELEMENTWISE, MATMUL = OpCategory.ELEMENTWISE, OpCategory.MATMUL
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 # element-wise FLOPs per hidden unit and token, biases aside (see the module docstring)
@@ -58,7 +57,7 @@ def recurrent_cost(mode: str, tokens: int, cells: Sequence[tuple[int, int]], *,
     macs = tokens * sum(weights for weights, _ in cells)
     per_hidden = GATE_FLOPS[mode] + GATES[mode] * bias_vectors
     flops = 2 * macs + tokens * per_hidden * sum(hidden for _, hidden in cells)
-    return OpCost(macs, flops, MATMUL, attrs)
+    return OpCost(macs=macs, flops=flops, category=MATMUL, attrs=attrs)
 
 
 def _tokens(x: Any) -> int:
@@ -131,7 +130,7 @@ def _mkldnn_rnn_layer(args, kwargs, out) -> OpCost:
     cells = [(numel(args[1].shape) + numel(args[2].shape), hidden)]
     cost = recurrent_cost(mode, tokens, cells, bias_vectors=2 if has_biases else 0,
                           attrs=_attrs(mode, 1, 1, hidden, tokens))
-    return cost._replace(outputs=3)  # output, hy, cy; the workspace is scratch
+    return replace(cost, outputs=3)  # output, hy, cy; the workspace is scratch
 
 
 def _fused_stack(args, *, mode_at: int, hidden_at: int, layers_at: int,
@@ -148,7 +147,7 @@ def _fused_stack(args, *, mode_at: int, hidden_at: int, layers_at: int,
     cells = cells_from_sizes(mode, int(x.shape[-1]), hidden, layers, directions, proj)
     cost = recurrent_cost(mode, tokens, cells, bias_vectors=2 if has_biases else 0,
                           attrs=_attrs(mode, layers, directions, hidden, tokens))
-    return cost._replace(outputs=3)  # output, hy, cy; reserve and weight buffers are scratch
+    return replace(cost, outputs=3)  # output, hy, cy; reserve and weight buffers are scratch
 
 
 @register("_cudnn_rnn", _DOC + "; whole stack in one call (cuDNN)")
@@ -198,7 +197,7 @@ def _fused_gates(mode: str):
         hidden_bias = args[4] if len(args) > 4 else kwargs.get("hidden_bias")
         bias_vectors = (input_bias is not None) + (hidden_bias is not None)
         flops = numel(state.shape) * (GATE_FLOPS[mode] + GATES[mode] * bias_vectors)
-        return OpCost(0, flops, ELEMENTWISE)
+        return OpCost(macs=0, flops=flops, category=ELEMENTWISE)
 
     return formula
 

@@ -11,20 +11,20 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from costlab.analysis import formulas
+from costlab.core.categories import OpCategory
 from costlab.core.errors import CostlabError
 
 if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
 
 DIFFERENCES = {
-    formulas.NORM: "fvcore adds BatchNorm (1 per element, 2 with affine)",
-    formulas.POOLING: "fvcore adds adaptive pooling (1 per input element)",
-    formulas.REDUCTION: "fvcore adds adaptive pooling (1 per input element)",
-    formulas.ATTENTION: "fvcore skips attention",
+    OpCategory.NORM: "fvcore adds BatchNorm (1 per element, 2 with affine)",
+    OpCategory.POOLING: "fvcore adds adaptive pooling (1 per input element)",
+    OpCategory.REDUCTION: "fvcore adds adaptive pooling (1 per input element)",
+    OpCategory.ATTENTION: "fvcore skips attention",
 }
 SUMMARY = ("fvcore counts one multiply-add as one flop (compare with MACs); it adds BatchNorm and "
            "adaptive pooling, skips element-wise ops and activations (listed as unsupported) "

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
-from costlab.analysis.records import OpRecord
+from costlab.core.records import OpRecord
 
 INPUT = -1  # the virtual producer of the model input and of constants
 

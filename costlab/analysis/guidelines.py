@@ -66,26 +66,26 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from costlab.analysis import formulas, graph
-from costlab.analysis.aggregate import shape_text
-from costlab.analysis.formulas import numel
-from costlab.analysis.records import ModelCost, OpRecord
+from costlab.analysis import graph
+from costlab.analysis.registry import numel
+from costlab.core.categories import OpCategory, Verdict
+from costlab.core.records import ModelCost, OpRecord, shape_text
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 
-CONV_CATEGORIES = frozenset({formulas.CONV, formulas.DEPTHWISE, formulas.POINTWISE,
-                             formulas.GROUPED})
+CONV_CATEGORIES = frozenset({OpCategory.CONV, OpCategory.DEPTHWISE, OpCategory.POINTWISE,
+                             OpCategory.GROUPED})
 # ops that launch a kernel doing real work: what G3 counts as fragments and branches
-KERNEL_CATEGORIES = CONV_CATEGORIES | {formulas.MATMUL, formulas.ATTENTION, formulas.POOLING,
-                                       formulas.REDUCTION, formulas.EMBEDDING}
+KERNEL_CATEGORIES = CONV_CATEGORIES | {OpCategory.MATMUL, OpCategory.ATTENTION, OpCategory.POOLING,
+                                       OpCategory.REDUCTION, OpCategory.EMBEDDING}
 # ops doing the arithmetic G4 weighs element-wise traffic against
-ARITHMETIC_CATEGORIES = frozenset({formulas.CONV, formulas.POINTWISE, formulas.GROUPED,
-                                   formulas.MATMUL, formulas.ATTENTION})
-ELEMENTWISE_CATEGORIES = frozenset({formulas.ACTIVATION, formulas.ELEMENTWISE,
-                                    formulas.NORM, formulas.DEPTHWISE})
+ARITHMETIC_CATEGORIES = frozenset({OpCategory.CONV, OpCategory.POINTWISE, OpCategory.GROUPED,
+                                   OpCategory.MATMUL, OpCategory.ATTENTION})
+ELEMENTWISE_CATEGORIES = frozenset({OpCategory.ACTIVATION, OpCategory.ELEMENTWISE,
+                                    OpCategory.NORM, OpCategory.DEPTHWISE})
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class GuidelineResult:
 
     guideline: str  # "G1" .. "G4"
     title: str
-    verdict: str  # pass, warn or fail
+    verdict: Verdict
     explanation: str  # one line, plain words
     key_metric: str  # the name in ``metrics`` the verdict is read from
     metrics: dict[str, Any]
@@ -202,17 +202,17 @@ class ConvGeometry:
 
 
 def is_1x1(record: OpRecord) -> bool:
-    if record.category == formulas.POINTWISE:
+    if record.category == OpCategory.POINTWISE:
         return True
     kernel = (record.attrs or {}).get("kernel") or ()
-    return record.category == formulas.GROUPED and all(k == 1 for k in kernel)
+    return record.category == OpCategory.GROUPED and all(k == 1 for k in kernel)
 
 
 def _share(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def share_verdict(share: float, t: Thresholds) -> str:
+def share_verdict(share: float, t: Thresholds) -> Verdict:
     return FAIL if share >= t.share_fail else WARN if share >= t.share_warn else PASS
 
 
@@ -286,7 +286,7 @@ def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
 def audit_g2(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
     total = cost.total.macs
     rows, macs_grouped = _excessive_convs(
-        cost, t, lambda r: r.category == formulas.GROUPED,  # 1 < g < c_in, as conv_category
+        cost, t, lambda r: r.category == OpCategory.GROUPED,  # 1 < g < c_in, as conv_category
         lambda geo: geo.ungrouped_memory_access,
         lambda geo, best: {"kernel_area": geo.kernel_area, "ungrouped_memory_access": best})
     share = _share(sum(o["macs"] for o in rows), total)
@@ -372,11 +372,11 @@ def folded_norms(records: Sequence[OpRecord]) -> set[int]:
     succ, pred = graph.successors(records), graph.predecessors(records)
     folded = set()
     for p, r in enumerate(records):
-        if r.category != formulas.NORM or "batch_norm" not in r.op or not pred[p]:
+        if r.category != OpCategory.NORM or "batch_norm" not in r.op or not pred[p]:
             continue
         producer = pred[p][0]
         if (producer != graph.INPUT
-                and records[producer].category in CONV_CATEGORIES | {formulas.MATMUL}
+                and records[producer].category in CONV_CATEGORIES | {OpCategory.MATMUL}
                 and graph.sole_consumer(succ, producer, p)):
             folded.add(p)
     return folded

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from costlab.analysis.records import ModelCost, OpRecord
+from costlab.core.records import ModelCost, OpRecord
 
 if TYPE_CHECKING:
     import pandas as pd

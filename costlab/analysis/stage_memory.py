@@ -28,10 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from costlab.analysis import formulas, graph
-from costlab.analysis.records import OpRecord, Shape
+from costlab.analysis import graph
+from costlab.core.categories import OpCategory
+from costlab.core.records import OpRecord, Shape
 
-IN_PLACE_CATEGORIES = frozenset({formulas.NORM, formulas.ACTIVATION})
+IN_PLACE_CATEGORIES = frozenset({OpCategory.NORM, OpCategory.ACTIVATION})
 
 
 def spatial_size(shape: Shape) -> tuple[int, int]:

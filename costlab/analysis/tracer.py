@@ -18,10 +18,9 @@ instead of torch's meta functions, many of which are slow Python decompositions.
 
 from __future__ import annotations
 
-import gc
 import weakref
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -29,18 +28,21 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from costlab.analysis import formulas, meta_kernels
+from costlab.analysis import formulas  # noqa: F401  (importing it fills the registry)
+from costlab.build import meta_kernels
 from costlab.analysis.params import ModuleIndex, index_modules
-from costlab.analysis.records import OpRecord, UncountedOp
+from costlab.analysis.registry import KNOWN_ZERO, FormulaEntry, OpKey, lookup, override_entries
+from costlab.core.categories import OpCategory
+from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
 from costlab.core.module_tracker import ModuleTracker
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
-_SDPA_ENTRY = formulas.lookup(torch.ops.aten.scaled_dot_product_attention)
+_SDPA_OP = torch.ops.aten.scaled_dot_product_attention.default
 
 
 # name, formula, known zero, shape-arithmetic meta kernel: looked up once per op overload
-OpInfo = tuple[str, "formulas.FormulaEntry | None", bool, "meta_kernels.MetaKernel | None"]
+OpInfo = tuple[str, "FormulaEntry | None", bool, "meta_kernels.MetaKernel | None"]
 
 
 def _storage_key(t: torch.Tensor) -> int:
@@ -67,8 +69,11 @@ class TraceState:
     """Everything one trace accumulates. Lives only as long as one ``trace`` call."""
 
     def __init__(self, model: nn.Module, storage_dtype: torch.dtype | None,
-                 on_meta: bool = False, index: ModuleIndex | None = None):
+                 on_meta: bool = False, index: ModuleIndex | None = None,
+                 overrides: dict[OpKey, FormulaEntry] | None = None):
         self.index = index or index_modules(model)
+        # this analysis's own formulas (registry.override_entries), before the registry's
+        self.overrides = overrides or {}
         self.on_meta = on_meta  # outputs of known ops come from meta_kernels
         self.records: list[OpRecord] = []
         self.uncounted: dict[str, tuple[int, dict[str, None]]] = {}
@@ -100,6 +105,7 @@ class TraceState:
         self._itemsize: dict[torch.dtype, int] = {}
         self._storage_dtype = storage_dtype
         self._ops: dict[Any, OpInfo] = {}
+        self.sdpa_entry = self.op_info(_SDPA_OP)[1]  # F.scaled_dot_product_attention's
 
     # -- helpers --------------------------------------------------------------------
     def itemsize(self, dtype: torch.dtype) -> int:
@@ -115,7 +121,13 @@ class TraceState:
         info = self._ops.get(func)
         if info is None:
             packet = func.overloadpacket
-            info = (packet.__name__, formulas.lookup(packet), packet in formulas.KNOWN_ZERO,
+            overrides = self.overrides
+            entry = overrides.get(func) or overrides.get(packet) if overrides else None
+            if entry is None:
+                entry, zero = lookup(packet), packet in KNOWN_ZERO
+            else:
+                zero = False  # a user's formula counts even a view
+            info = (packet.__name__, entry, zero,
                     meta_kernels.meta_kernel(func) if self.on_meta else None)
             self._ops[func] = info
         return info
@@ -142,7 +154,7 @@ class TraceState:
         self._dead.clear()
 
     # -- recording ------------------------------------------------------------------
-    def record(self, name: str, entry: formulas.FormulaEntry | None, args: Any,
+    def record(self, name: str, entry: FormulaEntry | None, args: Any,
                kwargs: dict, out: Any) -> None:
         """One op's record. Runs once per op, so it works on locals and plain loops: no
         per-tensor helper calls or generators (tests/analysis/test_hot_path.py counts)."""
@@ -193,20 +205,26 @@ class TraceState:
 
         if cost is not None:
             self.records.append(OpRecord(
-                index, module, self.module_types.get(module, ""), name, cost.category,
-                tuple(input_shapes), tuple(output_shapes), cost.macs, cost.flops, params,
-                read, written, cost.attrs, True, tuple(sources)))
+                index=index, module=module, module_type=self.module_types.get(module, ""),
+                op=name, category=cost.category, input_shapes=tuple(input_shapes),
+                output_shapes=tuple(output_shapes),
+                counts=Counts(macs=cost.macs, flops=cost.flops, bytes_read=read,
+                              bytes_written=written),
+                params=params, attrs=cost.attrs, counted=True, sources=tuple(sources)))
         else:
             calls, modules = self.uncounted.get(name, (0, {}))
             modules[module] = None
             self.uncounted[name] = (calls + 1, modules)
             self.records.append(OpRecord(
-                index, module, self.module_types.get(module, ""), name, formulas.OTHER,
-                tuple(input_shapes), tuple(output_shapes), 0, 0, params, read, written,
-                None, False, tuple(sources)))
+                index=index, module=module, module_type=self.module_types.get(module, ""),
+                op=name, category=OpCategory.OTHER, input_shapes=tuple(input_shapes),
+                output_shapes=tuple(output_shapes),
+                counts=Counts(bytes_read=read, bytes_written=written),
+                params=params, attrs=None, counted=False, sources=tuple(sources)))
 
     def uncounted_ops(self) -> list[UncountedOp]:
-        return [UncountedOp(op, calls, list(mods)) for op, (calls, mods) in self.uncounted.items()]
+        return [UncountedOp(op=op, calls=calls, modules=list(mods))
+                for op, (calls, mods) in self.uncounted.items()]
 
     def peak_activation_bytes(self, outputs: Any) -> int:
         end = len(self.records)
@@ -277,7 +295,7 @@ class _AttentionMode(TorchFunctionMode):
                 out = func(*args, **kwargs)
             finally:
                 state.suppress -= 1
-        state.record("scaled_dot_product_attention", _SDPA_ENTRY, args, kwargs, out)
+        state.record("scaled_dot_product_attention", state.sdpa_entry, args, kwargs, out)
         return out
 
 
@@ -293,39 +311,24 @@ def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one analysis, as it was before after.
-
-    A trace allocates a few small objects per op (records, tuples) and no cycles; with the
-    collector running, its full passes over everything alive (a deep model's modules
-    included) took 20-40% of a 1,000-layer trace. One forward's garbage waits until the
-    end of the analysis, then the collector runs as usual."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _describe_inputs(inputs: tuple) -> str:
     shapes = [tuple(t.shape) for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)]
     return ", ".join(str(s) for s in shapes) or "no tensors"
 
 
 def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
-          storage_dtype: torch.dtype | None = None,
-          index: ModuleIndex | None = None) -> tuple[TraceState, Any]:
+          storage_dtype: torch.dtype | None = None, index: ModuleIndex | None = None,
+          formulas: Mapping[OpKey, Callable[..., Any]] | None = None
+          ) -> tuple[TraceState, Any]:
     """Run ``model(*inputs, **input_kwargs)`` once under the tracer; return the state and output.
 
-    ``index`` is ``index_modules(model)`` when the caller has it already."""
+    ``index`` is ``index_modules(model)`` when the caller has it already; ``formulas`` maps
+    ops to formulas used instead of the registry's for this trace only (see registry.py)."""
     leaves = tree_leaves((inputs, input_kwargs or {}))
     tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
     index = index or index_modules(model)
     on_meta = any(t.is_meta for t in tensors) or any(p.is_meta for p in index.params[:1])
-    state = TraceState(model, storage_dtype, on_meta, index)
+    state = TraceState(model, storage_dtype, on_meta, index, override_entries(formulas))
     for t in tensors:
         state.add_activation(t, 0)
     try:

@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from costlab.analysis.aggregate import shape_text
 from costlab.bench.stats import LatencyStats, RatioEstimate
 from costlab.bench.timing import TimingPolicy
 from costlab.core.errors import UsageError
+from costlab.core.records import shape_text
 from costlab.references import guideline_experiment
 
 if TYPE_CHECKING:

@@ -34,33 +34,33 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from costlab.analysis import formulas
+from costlab.core.categories import KNOWN_ZERO_NAMES, OpCategory
 from costlab.bench.stats import LatencyStats
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost, OpRecord
+    from costlab.core.records import ModelCost, OpRecord
 
-CONV = formulas.CONV
-DEPTHWISE = formulas.DEPTHWISE
-MATMUL = formulas.MATMUL
-ELEMENTWISE = formulas.ELEMENTWISE
-DATA_MOVEMENT = formulas.DATA_MOVEMENT
-POOLING = formulas.POOLING
-OTHER = formulas.OTHER
+CONV = OpCategory.CONV
+DEPTHWISE = OpCategory.DEPTHWISE
+MATMUL = OpCategory.MATMUL
+ELEMENTWISE = OpCategory.ELEMENTWISE
+DATA_MOVEMENT = OpCategory.DATA_MOVEMENT
+POOLING = OpCategory.POOLING
+OTHER = OpCategory.OTHER
 PROFILE_CATEGORIES = (CONV, DEPTHWISE, MATMUL, ELEMENTWISE, DATA_MOVEMENT, POOLING, OTHER)
 
 # The analyzer's categories, grouped as ShuffleNet V2's Figure 2 groups them.
 FIGURE2_GROUP = {
-    formulas.CONV: CONV, formulas.POINTWISE: CONV, formulas.GROUPED: CONV,
-    formulas.DEPTHWISE: DEPTHWISE,
-    formulas.MATMUL: MATMUL, formulas.ATTENTION: MATMUL,
-    formulas.NORM: ELEMENTWISE, formulas.ACTIVATION: ELEMENTWISE,
-    formulas.ELEMENTWISE: ELEMENTWISE,
-    formulas.DATA_MOVEMENT: DATA_MOVEMENT, formulas.EMBEDDING: DATA_MOVEMENT,
-    formulas.POOLING: POOLING, formulas.REDUCTION: POOLING,
-    formulas.OTHER: OTHER,
+    OpCategory.CONV: CONV, OpCategory.POINTWISE: CONV, OpCategory.GROUPED: CONV,
+    OpCategory.DEPTHWISE: DEPTHWISE,
+    OpCategory.MATMUL: MATMUL, OpCategory.ATTENTION: MATMUL,
+    OpCategory.NORM: ELEMENTWISE, OpCategory.ACTIVATION: ELEMENTWISE,
+    OpCategory.ELEMENTWISE: ELEMENTWISE,
+    OpCategory.DATA_MOVEMENT: DATA_MOVEMENT, OpCategory.EMBEDDING: DATA_MOVEMENT,
+    OpCategory.POOLING: POOLING, OpCategory.REDUCTION: POOLING,
+    OpCategory.OTHER: OTHER,
 }
 
 COVERAGE_TOLERANCE = 0.10  # self times must add up to the measured forward within this
@@ -198,7 +198,7 @@ class _Attributor:
         self.scopes = scopes
         self.self_time = self_time
         self.result = Attribution()
-        self.known_zero = frozenset(formulas.KNOWN_ZERO_NAMES)
+        self.known_zero = frozenset(KNOWN_ZERO_NAMES)
         # fallback for ops that cannot be matched: the category the analyzer gave that name
         votes: dict[str, Counter] = defaultdict(Counter)
         for r in cost.layers:

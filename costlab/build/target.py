@@ -37,7 +37,7 @@ def _registered_target(spec, knobs: dict, specs: list[InputSpec] | None, batch: 
                        resolution: int | None, device: str) -> Target:
     import torch
 
-    from costlab.build.meta import meta_construction
+    from costlab.build.meta_kernels import meta_construction
 
     resolved = spec.resolve_knobs(knobs)
     shape = specs[0][0] if specs else spec.input_for(batch, resolution, resolved)

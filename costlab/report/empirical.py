@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, bullets, caption, note, number)
-from costlab.report.export import payload_header, records
+from costlab.report.payload import payload_header, records
 from costlab.report.render import mega
 
 if TYPE_CHECKING:

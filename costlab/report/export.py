@@ -6,7 +6,6 @@ a sweep, the guidelines audit. The renderers turn the documents into each format
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from dataclasses import asdict
@@ -14,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from costlab.core import conventions
-from costlab.core.version import SCHEMA_VERSION, __version__
 from costlab.core.errors import UsageError
 from costlab.report import tables
+from costlab.report.payload import payload_header, records
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, bullets, caption, note, number)
 from costlab.report.render import (cell_text, grouped, mega, millions, nan_none, percent,
@@ -25,7 +24,7 @@ from costlab.report.render import (cell_text, grouped, mega, millions, nan_none,
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
     from costlab.models.registry import ModelSpec
 
 def format_for(fmt: str | None, output: str | None) -> str:
@@ -75,18 +74,6 @@ def write_atomic(output: str, text: str) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
 
-
-
-def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
-    """A frame as JSON rows: pandas' JSON writer turns NaN into null and numpy scalars
-    into plain numbers."""
-    return json.loads(frame.to_json(orient="records"))
-
-
-def payload_header(kind: str) -> dict[str, Any]:
-    """What every JSON output starts with."""
-    return {"schema_version": SCHEMA_VERSION, "costlab_version": __version__, "kind": kind,
-            "conventions": list(conventions.ALL)}
 
 
 def _millions3(n: float | None) -> str:

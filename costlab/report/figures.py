@@ -9,7 +9,7 @@ from costlab.report import plots
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
     from costlab.analysis.roofline import RooflineEstimate
 
 

@@ -108,7 +108,7 @@ def _bench_table(reports: Sequence["BenchReport"]) -> Table:
 
 def bench_document(reports: Sequence["BenchReport"]) -> Document:
     """Measured latency of one or more models, with the environment it was measured in."""
-    from costlab.report.export import payload_header
+    from costlab.report.payload import payload_header
 
     env = reports[0].environment
     title = f"latency: {', '.join(r.model for r in reports)}"

@@ -84,7 +84,7 @@ def _profile_table(rows: list["ProfileRow"], modules: bool, title: str,
 
 def profile_document(report: "ProfileReport") -> Document:
     """Where the forward time goes, by category and by module, beside the static shares."""
-    from costlab.report.export import payload_header
+    from costlab.report.payload import payload_header
 
     frames = report.to_dataframes()
     title = f"{_title(report)}: where the forward time goes"

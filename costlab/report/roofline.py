@@ -11,7 +11,7 @@ from rich.table import Table as RichTable
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, note, number)
 from costlab.report.document import caption as document_caption
-from costlab.report.export import payload_header, records
+from costlab.report.payload import payload_header, records
 from costlab.report.render import mega
 
 if TYPE_CHECKING:

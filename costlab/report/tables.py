@@ -9,7 +9,7 @@ from costlab.analysis.aggregate import layer_rows, module_rows, shape_text, shap
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
 
 MILLION = 1_000_000
 

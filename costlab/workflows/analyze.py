@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from costlab.build.inputs import check_analysis_device, input_specs, make_input, storage_dtype
 from costlab.build.target import make_inputs, resolve_target
 from costlab.core.errors import ForwardError, UsageError
-from costlab.analysis.records import ModelCost
+from costlab.core.records import ModelCost
 
 
 def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from costlab.analysis.records import ModelCost
+from costlab.core.records import ModelCost
 from costlab.core.errors import UsageError
 from costlab.references import PublishedEntry, lookup_for_input
 from costlab.workflows.analyze import analyze

@@ -15,8 +15,8 @@ from costlab.bench.guideline_experiments import (BENCHMARKS, DEFAULT_PLATFORM, S
 from costlab.bench.stats import compare_samples, summarize
 from costlab.bench.timing import (TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
-from costlab.analysis.aggregate import shape_text
 from costlab.core.errors import UsageError
+from costlab.core.records import shape_text
 
 if TYPE_CHECKING:
     import pandas as pd

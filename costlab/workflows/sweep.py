@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from costlab.analysis.records import ModelCost
+from costlab.core.records import ModelCost
 from costlab.build.inputs import check_positive
 from costlab.core.errors import UsageError
 from costlab.workflows.analyze import analyze

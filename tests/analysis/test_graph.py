@@ -7,7 +7,7 @@ from torch import nn
 
 import costlab
 from costlab.analysis import graph
-from costlab.analysis.records import OpRecord
+from costlab.core.records import Counts, OpRecord
 
 
 def trace(module: nn.Module, shape=(1, 8, 16, 16)) -> list[OpRecord]:
@@ -18,7 +18,8 @@ def trace(module: nn.Module, shape=(1, 8, 16, 16)) -> list[OpRecord]:
 def record(index: int, sources: tuple[int, ...], category: str = "conv",
            module: str = "") -> OpRecord:
     """A bare op: only what the graph functions read."""
-    return OpRecord(index, module, "", "op", category, (), (), 0, 0, 0, 0, 0,
+    return OpRecord(index=index, module=module, module_type="", op="op", category=category,
+                    input_shapes=(), output_shapes=(), counts=Counts(), params=0,
                     sources=sources)
 
 

@@ -11,7 +11,7 @@ import pytest
 import costlab
 from costlab.analysis.guidelines import (THRESHOLDS, ConvGeometry, GuidelineAudit, Thresholds,
                                          audit, block_rows, folded_norms)
-from costlab.analysis.records import ModelCost
+from costlab.core.records import ModelCost
 
 
 @cache

@@ -22,7 +22,7 @@ from torch import nn
 
 from costlab.analysis import build_cost, formulas, tracer
 from costlab.analysis.aggregate import layer_rows, module_costs
-from costlab.analysis.meta_kernels import meta_construction
+from costlab.build.meta_kernels import meta_construction
 from costlab.models import registry
 
 FORMULAS_FILE = formulas.__file__

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from costlab.analysis import meta_kernels
-from costlab.analysis.meta_kernels import (
+from costlab.build import meta_kernels
+from costlab.build.meta_kernels import (
     META_KERNELS,
     attention_output,
     channels_last_like,

@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 import costlab
-from costlab.analysis.records import CostTotals, ModelCost, ModelInfo, OpRecord
+from costlab.core.records import Counts, CostTotals, ModelCost, ModelInfo, OpRecord
 from costlab.analysis.roofline import estimate
 from costlab.core.errors import UsageError
 from costlab.hardware import HardwareProfile
@@ -62,10 +62,12 @@ def test_faster_device_moves_the_bound(tiny_cost):
 
 
 def test_zero_work_record_is_free():
-    info = ModelInfo("stub", {}, ((1,),), "meta", None)
-    records = [OpRecord(0, "", "", "fill", "other", (), (), 0, 0, 0, 0, 0)]
-    totals = CostTotals(0, 0, 0, 0, 0, 0, 0, 1, False)
-    result = estimate(ModelCost(info, records, totals, []), DEVICE)
+    info = ModelInfo(name="stub", knobs={}, input_shapes=((1,),), device="meta", dtype=None)
+    records = [OpRecord(index=0, module="", module_type="", op="fill", category="other",
+                        input_shapes=(), output_shapes=(), counts=Counts(), params=0)]
+    totals = CostTotals(counts=Counts(), params=0, buffers=0, peak_activation_bytes=0, ops=1,
+                        partial=False)
+    result = estimate(ModelCost(info=info, layers=records, total=totals, uncounted=[]), DEVICE)
     assert result.layers[0].bound == "free" and result.time_s == 0.0
     assert result.layers[0].intensity is None
 

@@ -7,13 +7,14 @@ from torch import nn
 
 import costlab
 from costlab.analysis import formulas
-from costlab.analysis.records import OpRecord
+from costlab.core.records import Counts, OpRecord
 from costlab.analysis.stage_memory import live_bytes_per_op, stage_memory
 
 
 def record(index, op, category, inputs, output, sources, module="m"):
-    return OpRecord(index, module, "", op, category, tuple(inputs), (output,), 0, 0, 0, 0, 0,
-                    sources=tuple(sources))
+    return OpRecord(index=index, module=module, module_type="", op=op, category=category,
+                    input_shapes=tuple(inputs), output_shapes=(output,), counts=Counts(),
+                    params=0, sources=tuple(sources))
 
 
 def residual_trace():

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from costlab.analysis import formulas
-from costlab.analysis.records import OpRecord
+from costlab.core.records import Counts, OpRecord
 from costlab.api import analyze
 from costlab.bench.profile import (FIGURE2_GROUP, PROFILE_CATEGORIES, ROOT,
                                    SCOPE_PREFIX, Attribution, ProfileReport, ProfileRow,
@@ -206,7 +206,8 @@ def _event(name: str, self_us: float, start: int, children=()):
 
 
 def _record(module: str, op: str, category: str) -> OpRecord:
-    return OpRecord(0, module, "", op, category, (), (), 0, 0, 0, 0, 0)
+    return OpRecord(index=0, module=module, module_type="", op=op, category=category,
+                    input_shapes=(), output_shapes=(), counts=Counts(), params=0)
 
 
 def _forward(start: int, add_us: float = 4.0):

@@ -20,7 +20,7 @@ from costlab.core.version import __version__
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
     from costlab.bench.environment import Environment
     from costlab.bench.runner import LatencyComparison
     from costlab.bench.timing import TimingPolicy

@@ -21,7 +21,7 @@ from costlab.report.tables import published_for, totals_m
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costlab.analysis.records import ModelCost
+    from costlab.core.records import ModelCost
 
 BUDGETS = (40, 150, 300, 600)  # MFLOPs as the paper counts them: multiply-adds, our MACs
 SCALES = (0.5, 1.0, 1.5, 2.0)  # ShuffleNet V1 and V2 at the four budgets

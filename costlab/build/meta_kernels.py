@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from costlab.analysis.formulas import op_arg
+from costlab.build.gcpause import collector_paused
+from costlab.build.opargs import op_arg
 
 aten = torch.ops.aten
 Tensor = torch.Tensor
@@ -591,8 +592,6 @@ def meta_construction() -> Iterator[None]:
     """Build a model on meta with the shape-arithmetic kernels and without initializing
     its weights (meta tensors hold no values): torch's meta initializers and buffer math
     (a Rotary table, say) otherwise run as Python decompositions."""
-    from costlab.analysis.tracer import collector_paused  # (the tracer imports this module)
-
     with torch.device("meta"), _ConstructionMode(), collector_paused():
         yield
 
