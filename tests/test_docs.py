@@ -54,3 +54,16 @@ def test_checked_in_reports_are_not_stale(name, args, tmp_path):
         f"reports/{name} is stale: run bash reports/regenerate.sh"
     script = (ROOT / "reports" / "regenerate.sh").read_text()
     assert name.split(".")[0] in script or args[1] in script
+
+
+def test_readme_formulas_example_runs_and_counts_the_custom_op():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Counting your own ops", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.+?)\n```", section, flags=re.S)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # its own assert checks the count
+    cost = namespace["cost"]
+    assert cost.total.macs == 16_384 and cost.total.flops == 2 * 16_384 + 8 * 32
+    # the override was for that analysis only
+    again = namespace["costlab"].analyze(namespace["Net"](), input_shape=(8, 64))
+    assert again.total.partial and [u.op for u in again.uncounted] == ["scaled_mm"]

@@ -164,7 +164,7 @@ class _UserFormula:
     formula: Callable[..., Any]
 
     def __call__(self, args: Sequence[Any], kwargs: dict, out: Any) -> OpCost:
-        result = self.formula(to_specs(list(args)), to_specs(dict(kwargs)), to_specs(out))
+        result = self.formula(to_specs(tuple(args)), to_specs(dict(kwargs)), to_specs(out))
         if isinstance(result, OpCost):
             try:
                 category = OpCategory(result.category)
