@@ -219,6 +219,15 @@ def _mega1(n: float | None) -> str:
     return mega(n, 1)
 
 
+def _totals_columns() -> list[Column]:
+    """A model's totals in M and MB (``tables.totals_m``), as comparison and sweep show them."""
+    return [number("macs_m", "MACs (M)", mega, unit="M"),
+            number("flops_m", "FLOPs (M)", mega, unit="M"),
+            number("params_m", "params (M)", mega, unit="M"),
+            number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
+            number("peak_activation_mb", "peak act (MB)", mega, unit="MB")]
+
+
 def _comparison_table(comparison: "ModelComparison") -> Table:
     return Table(
         title="cost comparison (computed beside published)",
@@ -226,11 +235,7 @@ def _comparison_table(comparison: "ModelComparison") -> Table:
         rows=tables.comparison_rows(comparison), columns=[
             Column(key="model", label="model"), Column(key="variant", label="variant"),
             Column(key="input", label="input"),
-            number("macs_m", "MACs (M)", mega, unit="M"),
-            number("flops_m", "FLOPs (M)", mega, unit="M"),
-            number("params_m", "params (M)", mega, unit="M"),
-            number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
-            number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+            *_totals_columns(),
             number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
             number("published_params_m", "pub params (M)", _mega1, unit="M"),
             number("published_top1", "pub top-1", _mega1, unit="%"),
@@ -349,11 +354,7 @@ def sweep_document(result) -> Document:
         title=f"{result.model}: sweep", views=ONLY_SCREEN, rows=frame.to_dict("records"),
         columns=[*[Column(key=a, label=a) for a in result.axes],
                  Column(key="input", label="input"),
-                 number("macs_m", "MACs (M)", mega, unit="M"),
-                 number("flops_m", "FLOPs (M)", mega, unit="M"),
-                 number("params_m", "params (M)", mega, unit="M"),
-                 number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
-                 number("peak_activation_mb", "peak act (MB)", mega, unit="MB"),
+                 *_totals_columns(),
                  number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
                  number("macs_vs_published_pct", "MACs vs pub",
                         lambda p: percent(nan_none(p)), unit="%")]))
