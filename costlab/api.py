@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from costlab.core.records import ModelCost
 from costlab.errors import UsageError
@@ -278,6 +278,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             input_kwargs: dict[str, Any] | None = None, batch: int = 1,
             resolution: int | None = None, device: str = "meta", dtype: str | None = None,
             name: str | None = None, model_kwargs: dict[str, Any] | None = None,
+            formulas: Mapping[Any, Callable[..., Any]] | None = None,
             **knobs: Any) -> ModelCost:
     """Trace one forward pass of ``model`` and return its per-op costs.
 
@@ -290,7 +291,10 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     list of those for several inputs; ``input_kwargs`` maps keyword inputs to such specs or
     tensors; ``inputs`` gives the tensors themselves. A module is run where its parameters
     live. ``dtype`` sets the storage size of floating-point tensors for byte counts
-    (default: each tensor's own).
+    (default: each tensor's own). ``formulas`` maps ops (``torch.ops.mylib.op``, or one
+    overload) to formulas counted instead of the built-in ones, for this analysis only: each
+    gets the op's args, kwargs and output with tensors as ``TensorSpec(shape, dtype)`` and
+    returns an ``OpCost`` or an int of MACs (see costlab/analysis/registry.py).
     """
     from costlab.analysis import build_cost
     from costlab.errors import ForwardError
@@ -314,7 +318,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             cost = build_cost(module, args, name=target.name, knobs=target.knobs,
                               device=target.device, storage_dtype=storage_dtype,
                               reference=target.reference, variant=target.variant,
-                              input_kwargs=kwargs)
+                              input_kwargs=kwargs, formulas=formulas)
         except ForwardError:
             if target.rebuild_on_cpu is None or inputs is not None:
                 raise
