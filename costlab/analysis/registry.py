@@ -6,10 +6,11 @@ The contract of a formula, built-in or a user's::
 
 ``args``, ``kwargs`` and ``out`` are the op's positional arguments, keyword arguments and
 output(s), as the op received and returned them. A formula reads shapes, dtypes and flags
-only, never data: every tensor may be anything with ``.shape`` and ``.dtype``. Built-in
-formulas get the traced tensors themselves (converting every op's arguments would slow the
-tracer); a user's formula gets a ``TensorSpec(shape, dtype)`` in place of each tensor,
-lists and tuples of tensors included, so it cannot depend on what a tensor holds.
+only, never data. The tracer passes every formula, built-in or a user's, a
+``TensorSpec(shape, dtype)`` in place of each tensor (lists and tuples of tensors
+included, one level deep as in aten schemas; ``shape`` is a tuple of ints, ``dtype`` a
+torch.dtype), so no formula can depend on what a tensor holds. Built-in formulas read only
+``.shape`` and ``.dtype``, so tests may call them on real tensors too.
 
 A user formula (``costlab.analyze(model, formulas={torch.ops.mylib.op: formula})``) may
 return an ``OpCost``, or a plain int: the op's MACs, counted as ``flops = 2 x MACs`` in
@@ -144,27 +145,15 @@ def out_numel(out: Any) -> int:
 
 # ----------------------------------------------------------- per-analysis overrides
 
-def to_specs(value: Any) -> Any:
-    """``value`` with every tensor replaced by its ``TensorSpec``, in lists, tuples and dicts."""
-    if isinstance(value, torch.Tensor):
-        return TensorSpec(tuple(value.shape), value.dtype)
-    if isinstance(value, (list, tuple)) and not isinstance(value, (TensorSpec, torch.Size)):
-        items = [to_specs(v) for v in value]
-        return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, dict):
-        return {k: to_specs(v) for k, v in value.items()}
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class _UserFormula:
-    """A user's formula, called on specs, its result made an ``OpCost``."""
+    """A user's formula, its result made an ``OpCost`` (the tracer passes it specs)."""
 
     name: str
     formula: Callable[..., Any]
 
     def __call__(self, args: Sequence[Any], kwargs: dict, out: Any) -> OpCost:
-        result = self.formula(to_specs(tuple(args)), to_specs(dict(kwargs)), to_specs(out))
+        result = self.formula(args, kwargs, out)
         if isinstance(result, OpCost):
             try:
                 category = OpCategory(result.category)
@@ -202,5 +191,5 @@ def override_entries(formulas: Mapping[OpKey, Callable[..., Any]] | None
 __all__ = [
     "DuplicateFormulaError", "Formula", "FormulaEntry", "KNOWN_ZERO", "KNOWN_ZERO_NAMES",
     "OpCost", "TensorSpec", "first", "lookup", "numel", "op_arg", "out_numel",
-    "override_entries", "packets", "register", "registered_docs", "to_specs",
+    "override_entries", "packets", "register", "registered_docs",
 ]

@@ -31,7 +31,14 @@ from torch.utils._pytree import tree_leaves
 from costlab.analysis import formulas  # noqa: F401  (importing it fills the registry)
 from costlab.build import meta_kernels
 from costlab.analysis.params import ModuleIndex, index_modules
-from costlab.analysis.registry import KNOWN_ZERO, FormulaEntry, OpKey, lookup, override_entries
+from costlab.analysis.registry import (
+    KNOWN_ZERO,
+    FormulaEntry,
+    OpKey,
+    TensorSpec,
+    lookup,
+    override_entries,
+)
 from costlab.core.categories import OpCategory
 from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
@@ -63,6 +70,34 @@ def _tensors(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
     if kwargs:
         found += _tensors(kwargs.values(), None)
     return found
+
+
+_new_tuple = tuple.__new__
+
+
+def _specs(values: Any) -> Any:
+    """An op's args (a tuple or list), kwargs or output with each tensor as its TensorSpec,
+    one level of nesting deep like aten schemas. Formulas get these, never tensors. Runs
+    once per op: plain loops, and TensorSpecs made by tuple.__new__ (a C call; the
+    NamedTuple constructor is a Python frame)."""
+    if isinstance(values, torch.Tensor):
+        return _new_tuple(TensorSpec, (tuple(values.shape), values.dtype))
+    if isinstance(values, dict):
+        return dict(zip(values, _specs(list(values.values())))) if values else values
+    if not isinstance(values, (list, tuple)) or isinstance(values, torch.Size):
+        return values  # a scalar output (``equal``, ``is_nonzero``) or None
+    found = []
+    for a in values:
+        if isinstance(a, torch.Tensor):
+            a = _new_tuple(TensorSpec, (tuple(a.shape), a.dtype))
+        elif isinstance(a, (list, tuple)) and a and not isinstance(a, torch.Size):
+            inner = []
+            for b in a:
+                inner.append(_new_tuple(TensorSpec, (tuple(b.shape), b.dtype))
+                             if isinstance(b, torch.Tensor) else b)
+            a = inner if isinstance(a, list) else tuple(inner)
+        found.append(a)
+    return found if isinstance(values, list) else tuple(found)
 
 
 class TraceState:
@@ -183,7 +218,8 @@ class TraceState:
                 self.params_seen.add(key)
                 params += n
 
-        cost = entry.formula(args, kwargs, out) if entry is not None else None
+        cost = None if entry is None else entry.formula(
+            _specs(args), _specs(kwargs) if kwargs else kwargs, _specs(out))
         if cost is not None and cost.reads is not None:
             read = sum(n * self.itemsize(dtype) for n, dtype in cost.reads)
 

@@ -115,6 +115,29 @@ def test_a_formula_gets_tensor_specs_never_tensors():
     assert out == TensorSpec((2, 3), torch.float32) and kwargs == {}
 
 
+def test_built_in_formulas_get_specs_too():
+    seen = []
+    entry = registry.lookup(torch.ops.aten.cat)
+    original = entry.formula
+    try:
+        object.__setattr__(entry, "formula",
+                           lambda a, k, o: seen.append((a, o)) or original(a, k, o))
+        x = torch.empty(1, 2, device="meta")
+        costlab.analyze(nn.Identity(), inputs=(x,))  # nothing runs
+        from costlab.analysis.tracer import trace
+
+        class Cat(nn.Module):
+            def forward(self, x):
+                return torch.cat([x, x], 1)
+
+        trace(Cat(), (x,))
+    finally:
+        object.__setattr__(entry, "formula", original)
+    (args, out), = seen
+    assert args == ([TensorSpec((1, 2), torch.float32)] * 2, 1)
+    assert type(args[0][0]) is TensorSpec and out == TensorSpec((1, 4), torch.float32)
+
+
 def test_overrides_are_checked():
     x = torch.empty(2, 4, device="meta")
     with pytest.raises(TypeError, match="keys are ops such as torch.ops.aten.relu, not str"):
