@@ -135,3 +135,12 @@ def test_import_linter_contracts_hold():
     command = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     done = subprocess.run([command], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_meta_kernels_need_only_their_dependency_free_helpers():
+    # the tracer (analysis) and construction on meta (build) both use them: they must stay
+    # importable without either side's machinery
+    graph = import_graph()
+    assert graph["costlab.build.meta_kernels"] == {"costlab.build.opargs",
+                                                   "costlab.build.gcpause"}
+    assert graph["costlab.build.opargs"] == set() and graph["costlab.build.gcpause"] == set()
