@@ -71,7 +71,7 @@ def child(model: str, knobs: dict, repeats: int) -> None:
 
     torch.set_num_threads(1)
     import costlab
-    from costlab.analysis.aggregate import layer_rows
+    from costlab.core.records import layer_rows
     from costlab.build.meta_kernels import meta_construction
     from costlab.models import registry
 

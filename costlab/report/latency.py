@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from costlab.core import conventions
-from costlab.analysis.aggregate import shapes_text
+from costlab.core.records import shapes_text
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, bullets, caption, note, number)
 

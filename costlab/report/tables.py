@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from costlab.analysis.aggregate import layer_rows, module_rows, shape_text, shapes_text
+from costlab.core.records import layer_rows, module_rows, shape_text, shapes_text
 
 if TYPE_CHECKING:
     import pandas as pd

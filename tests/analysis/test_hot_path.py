@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from costlab.analysis import build_cost, formulas, tracer
-from costlab.analysis.aggregate import layer_rows, module_costs
+from costlab.core.records import layer_rows, module_costs
 from costlab.build.meta_kernels import meta_construction
 from costlab.models import registry
 
