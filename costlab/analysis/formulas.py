@@ -38,21 +38,6 @@ from costlab.analysis.registry import (
 )
 from costlab.core.categories import CATEGORIES, OpCategory
 
-# The categories by their old names, for callers that read them from here.
-CONV = OpCategory.CONV
-DEPTHWISE = OpCategory.DEPTHWISE
-POINTWISE = OpCategory.POINTWISE
-GROUPED = OpCategory.GROUPED
-MATMUL = OpCategory.MATMUL
-ATTENTION = OpCategory.ATTENTION
-NORM = OpCategory.NORM
-ACTIVATION = OpCategory.ACTIVATION
-ELEMENTWISE = OpCategory.ELEMENTWISE
-POOLING = OpCategory.POOLING
-DATA_MOVEMENT = OpCategory.DATA_MOVEMENT
-REDUCTION = OpCategory.REDUCTION
-EMBEDDING = OpCategory.EMBEDDING
-OTHER = OpCategory.OTHER
 
 
 def _pointwise(flops_per_element: int, category: str) -> Formula:
@@ -75,12 +60,12 @@ def register_pointwise(names: Sequence[str], flops_per_element: int, category: s
 def conv_category(input_channels: int, weight_shape: Sequence[int], groups: int) -> str:
     """ShuffleNet V2's kinds: depthwise (g = c_in > 1), grouped (1 < g < c_in), pointwise (1x1)."""
     if groups > 1 and groups == input_channels:
-        return DEPTHWISE
+        return OpCategory.DEPTHWISE
     if groups > 1:
-        return GROUPED
+        return OpCategory.GROUPED
     if numel(weight_shape[2:]) == 1:  # every kernel dim is 1 (dims are >= 1)
-        return POINTWISE
-    return CONV
+        return OpCategory.POINTWISE
+    return OpCategory.CONV
 
 
 def conv_cost(x_shape, w_shape, out_shape, *, bias: bool, transposed: bool, groups: int,
@@ -143,7 +128,8 @@ register(["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"], "as convo
 
 def matmul_cost(batch: int, m: int, k: int, n: int, *, bias: bool) -> OpCost:
     macs = batch * m * k * n
-    return OpCost(macs=macs, flops=2 * macs + (batch * m * n if bias else 0), category=MATMUL)
+    return OpCost(macs=macs, flops=2 * macs + (batch * m * n if bias else 0),
+                  category=OpCategory.MATMUL)
 
 
 @register("mm", "MACs = m x k x n; FLOPs = 2 x MACs")
@@ -174,7 +160,7 @@ def _baddbmm(args, kwargs, out) -> OpCost:
 def _addbmm(args, kwargs, out) -> OpCost:
     a, b = args[1].shape, args[2].shape
     macs = a[0] * a[1] * a[2] * b[2]
-    return OpCost(macs=macs, flops=2 * macs + a[0] * a[1] * b[2], category=MATMUL)
+    return OpCost(macs=macs, flops=2 * macs + a[0] * a[1] * b[2], category=OpCategory.MATMUL)
 
 
 @register("mv", "MACs = m x n")
@@ -200,14 +186,14 @@ def _linear(args, kwargs, out) -> OpCost:
     bias = op_arg(args, kwargs, 2, "bias")
     macs = numel(x) * (w[0] if len(w) == 2 else 1)
     return OpCost(macs=macs, flops=2 * macs + (out_numel(out) if bias is not None else 0),
-                  category=MATMUL)
+                  category=OpCategory.MATMUL)
 
 
 @register("matmul", "MACs = output elements x contracted dimension")
 def _matmul(args, kwargs, out) -> OpCost:
     k = args[0].shape[-1]
     macs = out_numel(out) * k
-    return OpCost(macs=macs, flops=2 * macs, category=MATMUL)
+    return OpCost(macs=macs, flops=2 * macs, category=OpCategory.MATMUL)
 
 
 # ----------------------------------------------------------------------- attention
@@ -240,7 +226,7 @@ def attention_cost(q_shape, k_shape, v_shape, *, causal: bool, has_mask: bool,
              "seq_q": int(seq_q), "seq_k": int(seq_k)}
     if causal:
         attrs["note"] = "causal mask counted dense"
-    return OpCost(macs=macs, flops=flops, category=ATTENTION, attrs=attrs)
+    return OpCost(macs=macs, flops=flops, category=OpCategory.ATTENTION, attrs=attrs)
 
 
 _SDPA_DOC = ("MACs = batch x heads x L x S x (E + Ev) (QK^T and AV, causal masks counted dense); "
@@ -295,7 +281,7 @@ def _batch_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=training, affine=affine)
     # in eval the saved-statistics outputs are empty on CPU but sized on meta: not written
-    return OpCost(macs=0, flops=flops, category=NORM, attrs=None, reads=None,
+    return OpCost(macs=0, flops=flops, category=OpCategory.NORM, attrs=None, reads=None,
                   outputs=None if training else 1)
 
 
@@ -303,28 +289,28 @@ def _batch_norm(args, kwargs, out) -> OpCost:
 def _batch_norm_eval(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
     flops = norm_flops(numel(args[0].shape), statistics=False, affine=affine)
-    return OpCost(macs=0, flops=flops, category=NORM, attrs=None, reads=None, outputs=1)
+    return OpCost(macs=0, flops=flops, category=OpCategory.NORM, attrs=None, reads=None, outputs=1)
 
 
 @register(["native_layer_norm", "layer_norm"], _NORM_DOC)
 def _layer_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 2, "weight") is not None
     return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
-                  category=NORM)
+                  category=OpCategory.NORM)
 
 
 @register("native_group_norm", _NORM_DOC)
 def _group_norm(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 1, "weight") is not None
     return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
-                  category=NORM)
+                  category=OpCategory.NORM)
 
 
 @register("group_norm", _NORM_DOC)
 def _group_norm_composite(args, kwargs, out) -> OpCost:
     affine = op_arg(args, kwargs, 2, "weight") is not None
     return OpCost(macs=0, flops=norm_flops(numel(args[0].shape), statistics=True, affine=affine),
-                  category=NORM)
+                  category=OpCategory.NORM)
 
 
 @register(["rms_norm", "_fused_rms_norm"],
@@ -332,40 +318,41 @@ def _group_norm_composite(args, kwargs, out) -> OpCost:
 def _rms_norm(args, kwargs, out) -> OpCost:
     weight = op_arg(args, kwargs, 2, "weight")
     return OpCost(macs=0, flops=numel(args[0].shape) * (3 + (1 if weight is not None else 0)),
-                  category=NORM)
+                  category=OpCategory.NORM)
 
 
 # --------------------------------------------------------------- activations etc.
 
-register_pointwise(["relu", "threshold", "clamp_min", "clamp_max"], 1, ACTIVATION)
+register_pointwise(["relu", "threshold", "clamp_min", "clamp_max"], 1, OpCategory.ACTIVATION)
 register_pointwise(["hardtanh", "clamp", "leaky_relu", "prelu", "_prelu_kernel", "relu6"],
-                   2, ACTIVATION)
-register_pointwise(["sigmoid", "hardsigmoid", "elu", "celu"], 4, ACTIVATION,
+                   2, OpCategory.ACTIVATION)
+register_pointwise(["sigmoid", "hardsigmoid", "elu", "celu"], 4, OpCategory.ACTIVATION,
                    "4 FLOPs per element (sigmoid: negate, exp, add, divide; hardsigmoid: add, "
                    "clamp 2, divide)")
-register_pointwise(["silu", "hardswish", "mish", "selu"], 5, ACTIVATION,
+register_pointwise(["silu", "hardswish", "mish", "selu"], 5, OpCategory.ACTIVATION,
                    "5 FLOPs per element (the 4 of sigmoid/hardsigmoid, then a multiply)")
-register_pointwise(["tanh"], 1, ACTIVATION, "1 FLOP per element (a transcendental)")
-register_pointwise(["softplus"], 3, ACTIVATION, "3 FLOPs per element (exp, add, log)")
-register_pointwise(["log_sigmoid_forward"], 4, ACTIVATION)
+register_pointwise(["tanh"], 1, OpCategory.ACTIVATION, "1 FLOP per element (a transcendental)")
+register_pointwise(["softplus"], 3, OpCategory.ACTIVATION, "3 FLOPs per element (exp, add, log)")
+register_pointwise(["log_sigmoid_forward"], 4, OpCategory.ACTIVATION)
 
 
 @register(["gelu", "gelu_"], "5 FLOPs per element with erf; 9 with the tanh approximation")
 def _gelu(args, kwargs, out) -> OpCost:
     approximate = op_arg(args, kwargs, 1, "approximate", "none")
     return OpCost(macs=0, flops=(9 if approximate == "tanh" else 5) * out_numel(out),
-                  category=ACTIVATION)
+                  category=OpCategory.ACTIVATION)
 
 
 @register(["glu"], "5 FLOPs per output element (sigmoid of one half, times the other)")
 def _glu(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=5 * out_numel(out), category=ACTIVATION)
+    return OpCost(macs=0, flops=5 * out_numel(out), category=OpCategory.ACTIVATION)
 
 
 @register(["_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"],
           "5 FLOPs per element (max, subtract, exp, sum, divide)")
 def _softmax(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=SOFTMAX_FLOPS * numel(args[0].shape), category=ACTIVATION)
+    return OpCost(macs=0, flops=SOFTMAX_FLOPS * numel(args[0].shape),
+                  category=OpCategory.ACTIVATION)
 
 
 register_pointwise(
@@ -376,13 +363,13 @@ register_pointwise(
      "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not", "bitwise_and",
      "bitwise_or", "bitwise_xor", "isnan", "isinf", "square", "atan", "atan2", "floor_divide",
      "nan_to_num", "heaviside", "copysign", "hypot"],
-    1, ELEMENTWISE, "1 FLOP per output element")
-register_pointwise(["addcmul", "addcdiv", "lerp", "xlogy"], 2, ELEMENTWISE)
+    1, OpCategory.ELEMENTWISE, "1 FLOP per output element")
+register_pointwise(["addcmul", "addcdiv", "lerp", "xlogy"], 2, OpCategory.ELEMENTWISE)
 
 
 @register(["native_dropout"], "2 FLOPs per element (mask, scale)")
 def _dropout(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=2 * numel(args[0].shape), category=ELEMENTWISE)
+    return OpCost(macs=0, flops=2 * numel(args[0].shape), category=OpCategory.ELEMENTWISE)
 
 
 # ---------------------------------------------------------------------- pooling
@@ -399,7 +386,8 @@ def _max_pool(args, kwargs, out) -> OpCost:
     x = args[0].shape
     area = numel(_expand_kernel(args[1], len(x) - 2))
     attrs = {"kernel": tuple(_expand_kernel(args[1], len(x) - 2))}
-    return OpCost(macs=0, flops=(area - 1) * out_numel(out), category=POOLING, attrs=attrs)
+    return OpCost(macs=0, flops=(area - 1) * out_numel(out),
+                  category=OpCategory.POOLING, attrs=attrs)
 
 
 @register(["avg_pool1d", "avg_pool2d", "avg_pool3d"],
@@ -407,7 +395,7 @@ def _max_pool(args, kwargs, out) -> OpCost:
 def _avg_pool(args, kwargs, out) -> OpCost:
     x = args[0].shape
     kernel = _expand_kernel(args[1], len(x) - 2)
-    return OpCost(macs=0, flops=numel(kernel) * out_numel(out), category=POOLING,
+    return OpCost(macs=0, flops=numel(kernel) * out_numel(out), category=OpCategory.POOLING,
                   attrs={"kernel": tuple(kernel)})
 
 
@@ -435,13 +423,14 @@ def _adaptive_windows(args, out) -> int:
            "adaptive_avg_pool2d", "adaptive_avg_pool3d"],
           "window size FLOPs per output element (adds and a divide), windows exact")
 def _adaptive_avg(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=_adaptive_windows(args, out), category=POOLING)
+    return OpCost(macs=0, flops=_adaptive_windows(args, out), category=OpCategory.POOLING)
 
 
 @register(["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"],
           "window size - 1 comparisons per output element, windows exact")
 def _adaptive_max(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=_adaptive_windows(args, out) - out_numel(out), category=POOLING)
+    return OpCost(macs=0, flops=_adaptive_windows(args, out) - out_numel(out),
+                  category=OpCategory.POOLING)
 
 
 # -------------------------------------------------------------------- reductions
@@ -450,9 +439,9 @@ def _reduction(per_input: int, minus_output: bool, plus_output: int = 0) -> Form
     def formula(args, kwargs, out) -> OpCost:
         n_in, n_out = numel(args[0].shape), out_numel(out)
         if len(args) > 1 and hasattr(args[1], "shape"):  # max.other, min.other: element-wise
-            return OpCost(macs=0, flops=n_out, category=ELEMENTWISE)
+            return OpCost(macs=0, flops=n_out, category=OpCategory.ELEMENTWISE)
         flops = per_input * n_in - (n_out if minus_output else 0) + plus_output * n_out
-        return OpCost(macs=0, flops=max(flops, 0), category=REDUCTION)
+        return OpCost(macs=0, flops=max(flops, 0), category=OpCategory.REDUCTION)
 
     return formula
 
@@ -476,7 +465,7 @@ register(["cumsum", "cumprod"], "1 FLOP per element")(_reduction(1, False))
 # ------------------------------------------------------------- data movement, embedding
 
 def _movement(args, kwargs, out) -> OpCost:
-    return OpCost(macs=0, flops=0, category=DATA_MOVEMENT)
+    return OpCost(macs=0, flops=0, category=OpCategory.DATA_MOVEMENT)
 
 
 register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
@@ -498,7 +487,7 @@ register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
 @register(["copy_"], "no FLOPs; reads the source, writes the destination")
 def _copy_inplace(args, kwargs, out) -> OpCost:
     src = args[1]
-    return OpCost(macs=0, flops=0, category=DATA_MOVEMENT, attrs=None,
+    return OpCost(macs=0, flops=0, category=OpCategory.DATA_MOVEMENT, attrs=None,
                   reads=((numel(src.shape), src.dtype),))
 
 
@@ -509,7 +498,8 @@ def _copy_inplace(args, kwargs, out) -> OpCost:
 def _upsample_linear(args, kwargs, out) -> OpCost:
     o = first(out).shape
     dims = len(o) - 2
-    return OpCost(macs=0, flops=3 * (2 ** dims - 1) * out_numel(out), category=ELEMENTWISE)
+    return OpCost(macs=0, flops=3 * (2 ** dims - 1) * out_numel(out),
+                  category=OpCategory.ELEMENTWISE)
 
 
 @register(["embedding"], "no FLOPs; reads the indices and only the gathered rows")
@@ -517,7 +507,8 @@ def _embedding(args, kwargs, out) -> OpCost:
     weight, indices = args[0], args[1]
     # the gathered rows are as large as the output
     reads = ((numel(indices.shape), indices.dtype), (out_numel(out), weight.dtype))
-    return OpCost(macs=0, flops=0, category=EMBEDDING, attrs={"rows": int(weight.shape[0])},
+    return OpCost(macs=0, flops=0,
+                  category=OpCategory.EMBEDDING, attrs={"rows": int(weight.shape[0])},
                   reads=reads)
 
 
@@ -527,7 +518,7 @@ def _embedding_bag(args, kwargs, out) -> OpCost:
     weight, indices = args[0], args[1]
     gathered = numel(indices.shape) * int(weight.shape[-1])
     reads = ((numel(indices.shape), indices.dtype), (gathered, weight.dtype))
-    return OpCost(macs=0, flops=gathered, category=EMBEDDING,
+    return OpCost(macs=0, flops=gathered, category=OpCategory.EMBEDDING,
                   attrs={"rows": int(weight.shape[0])}, reads=reads, outputs=1)
 
 

@@ -37,7 +37,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             cost = build_cost(module, args, name=target.name, knobs=target.knobs,
                               device=target.device, storage_dtype=bytes_dtype,
                               reference=target.reference, variant=target.variant,
-                              input_kwargs=kwargs, **({"formulas": formulas} if formulas else {}))
+                              input_kwargs=kwargs, formulas=formulas)
         except ForwardError:
             if target.rebuild_on_cpu is None or inputs is not None:
                 raise

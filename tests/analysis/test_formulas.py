@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.analysis.formulas import TensorSpec, adaptive_window_total, attention_cost, conv_cost
@@ -44,7 +45,7 @@ def test_mobilenet_table3_full_conv():
     assert cost.total.macs == 462_422_016
     assert cost.total.params == 2_359_296
     assert cost.total.flops == 2 * 462_422_016
-    assert only(cost).category == formulas.CONV
+    assert only(cost).category == OpCategory.CONV
 
 
 def test_mobilenet_table3_depthwise_separable():
@@ -53,7 +54,7 @@ def test_mobilenet_table3_depthwise_separable():
     cost = cost_of(block, (1, 512, 14, 14))
     assert cost.total.macs == 52_283_392
     assert cost.total.params == 266_752
-    assert [r.category for r in cost.layers] == [formulas.DEPTHWISE, formulas.POINTWISE]
+    assert [r.category for r in cost.layers] == [OpCategory.DEPTHWISE, OpCategory.POINTWISE]
 
 
 @pytest.mark.parametrize("c1,c2,hw", [(64, 128, 28 * 28), (128, 128, 14 * 14), (32, 256, 56 * 56)])
@@ -71,7 +72,7 @@ def test_grouped_strided_conv():
                    (2, 64, 32, 32))
     r = only(cost)
     assert r.macs == 2 * 128 * 16 * 16 * (64 // 4) * 9
-    assert r.category == formulas.GROUPED
+    assert r.category == OpCategory.GROUPED
     assert r.attrs["groups"] == 4 and r.attrs["stride"] == (2, 2) and r.attrs["kernel"] == (3, 3)
 
 
@@ -101,7 +102,7 @@ def test_conv1d_and_conv3d():
 def test_conv_cost_on_bare_shapes():
     cost = conv_cost((1, 8, 10, 10), (8, 1, 3, 3), (1, 8, 10, 10), bias=False, transposed=False,
                      groups=8)
-    assert cost.macs == 8 * 100 * 9 and cost.category == formulas.DEPTHWISE
+    assert cost.macs == 8 * 100 * 9 and cost.category == OpCategory.DEPTHWISE
 
 
 # ------------------------------------------------------------------ linear, matmul
@@ -139,7 +140,7 @@ def test_sdpa_same_on_meta_and_cpu(device):
     sdpa = Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v))
     cost = cost_of(sdpa, (2, 4, 16, 32), (2, 4, 24, 32), (2, 4, 24, 8), device=device)
     r = only(cost)
-    assert r.category == formulas.ATTENTION and r.op == "scaled_dot_product_attention"
+    assert r.category == OpCategory.ATTENTION and r.op == "scaled_dot_product_attention"
     scores = 2 * 4 * 16 * 24
     assert r.macs == scores * (32 + 8)
     assert r.flops == 2 * r.macs + scores * 6  # scale + softmax (5)
@@ -181,7 +182,7 @@ def test_cpu_attention_kernel_has_its_own_formula():
 
 def test_elementwise_add_reads_both_and_writes_one():
     r = only(cost_of(Fn(lambda a, b: a + b), (1, 8, 4, 4), (1, 8, 4, 4)))
-    assert (r.op, r.category, r.flops, r.macs) == ("add", formulas.ELEMENTWISE, 128, 0)
+    assert (r.op, r.category, r.flops, r.macs) == ("add", OpCategory.ELEMENTWISE, 128, 0)
     assert (r.bytes_read, r.bytes_written) == (2 * 128 * 4, 128 * 4)
 
 
@@ -207,7 +208,7 @@ def test_inplace_relu_allocates_nothing_new():
 def test_batch_norm_eval_and_training():
     bn = nn.BatchNorm2d(8)
     r = only(cost_of(bn, (2, 8, 4, 4)))
-    assert r.category == formulas.NORM and r.flops == 4 * 256  # normalize 2 + affine 2
+    assert r.category == OpCategory.NORM and r.flops == 4 * 256  # normalize 2 + affine 2
     assert r.params == 16  # weight and bias; running stats are buffers
     assert r.bytes_written == 256 * 4
     assert cost_of(nn.BatchNorm2d(8, affine=False), (2, 8, 4, 4)).total.flops == 2 * 256
@@ -225,7 +226,7 @@ def test_layer_norm_and_group_norm():
 
 def test_pooling():
     r = only(cost_of(nn.MaxPool2d(3, 2, 1), (1, 8, 112, 112)))
-    assert r.category == formulas.POOLING and r.flops == 8 * 56 * 56 * 8
+    assert r.category == OpCategory.POOLING and r.flops == 8 * 56 * 56 * 8
     assert only(cost_of(nn.AvgPool2d(2), (1, 4, 8, 8))).flops == 4 * 16 * 4
     # global pooling is a mean over the map: one FLOP per input element
     assert only(cost_of(nn.AdaptiveAvgPool2d(1), (1, 4, 7, 7))).flops == 4 * 49
@@ -246,16 +247,16 @@ def test_reductions():
     assert only(cost_of(Fn(lambda x: x.mean(dim=1)), (4, 10))).flops == 40
     assert only(cost_of(Fn(lambda x: x.amax(dim=1)), (4, 10))).flops == 36
     r = only(cost_of(Fn(lambda a, b: torch.max(a, b)), (4, 10), (4, 10)))
-    assert r.category == formulas.ELEMENTWISE and r.flops == 40
+    assert r.category == OpCategory.ELEMENTWISE and r.flops == 40
 
 
 def test_data_movement_cat_and_channel_shuffle():
     r = only(cost_of(Fn(lambda a, b: torch.cat([a, b], 1)), (1, 4, 8, 8), (1, 12, 8, 8)))
-    assert r.category == formulas.DATA_MOVEMENT and r.flops == 0
+    assert r.category == OpCategory.DATA_MOVEMENT and r.flops == 0
     assert (r.bytes_read, r.bytes_written) == (16 * 64 * 4, 16 * 64 * 4)
     shuffle = Fn(lambda x: x.view(1, 2, 4, 8, 8).transpose(1, 2).contiguous().view(1, 8, 8, 8))
     r = only(cost_of(shuffle, (1, 8, 8, 8)))
-    assert r.op == "clone" and r.category == formulas.DATA_MOVEMENT
+    assert r.op == "clone" and r.category == OpCategory.DATA_MOVEMENT
     assert r.bytes_written == 8 * 64 * 4
 
 
@@ -270,7 +271,7 @@ def test_embedding_reads_only_gathered_rows():
     idx = torch.randint(0, 50_000, (2, 10), device="meta")
     cost = costlab.analyze(emb.to("meta"), inputs=(idx,))
     r = only(cost)
-    assert r.category == formulas.EMBEDDING
+    assert r.category == OpCategory.EMBEDDING
     assert r.bytes_read == 20 * 8 + 20 * 64 * 4  # int64 indices + the rows gathered
     assert r.params == 50_000 * 64
 
@@ -323,7 +324,7 @@ def test_attention_kernels_read_their_real_schema(name, heads_last):
         else:
             args.append(value)
     cost = formulas.lookup(packet).formula(tuple(args), kwargs, None)
-    assert cost.category == formulas.ATTENTION
+    assert cost.category == OpCategory.ATTENTION
     assert cost.macs == 2 * 4 * 16 * 16 * (32 + 32)
     assert cost.attrs["note"] == "causal mask counted dense"
     assert cost.flops == 2 * cost.macs + 2 * 4 * 16 * 16 * 6
@@ -351,7 +352,7 @@ def test_composite_conv_ops_of_exported_graphs():
     x, w = TensorSpec((1, 8, 10, 10)), TensorSpec((4, 2, 3, 3))
     conv2d = formulas.lookup(torch.ops.aten.conv2d)
     cost = conv2d.formula((x, w, None, [1, 1], [1, 1], [1, 1], 4), {}, TensorSpec((1, 4, 10, 10)))
-    assert cost.macs == 4 * 100 * 2 * 9 and cost.category == formulas.GROUPED
+    assert cost.macs == 4 * 100 * 2 * 9 and cost.category == OpCategory.GROUPED
     up = formulas.lookup(torch.ops.aten.conv_transpose2d)
     wt = TensorSpec((8, 3, 2, 2))
     cost = up.formula((x, wt, TensorSpec((3,)), [2, 2], [0, 0], [0, 0], 1, [1, 1]), {},

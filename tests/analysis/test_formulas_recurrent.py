@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.analysis.formulas import TensorSpec as T
@@ -49,7 +50,7 @@ def test_gru_one_layer_by_hand():
     cost = formula("gru")(args, {}, None)
     assert cost.macs == 21 * 195 == 4095
     assert cost.flops == 2 * 4095 + 21 * 5 * (16 + 6) == 10500
-    assert cost.category == formulas.MATMUL
+    assert cost.category == OpCategory.MATMUL
     assert cost.attrs == {"mode": "gru", "layers": 1, "directions": 1, "hidden": 5,
                           "tokens": 21}
 

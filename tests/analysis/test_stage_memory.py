@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.records import Counts, OpRecord
@@ -21,13 +22,13 @@ def residual_trace():
     """x(4ch, 8x8) -> conv -> bn -> relu -> conv -> add(x) -> mean -> linear."""
     x, y = (1, 4, 8, 8), (1, 4, 8, 8)
     return [
-        record(0, "convolution", formulas.CONV, [x], y, [-1]),
-        record(1, "native_batch_norm", formulas.NORM, [y], y, [0]),
-        record(2, "relu", formulas.ACTIVATION, [y], y, [1]),
-        record(3, "convolution", formulas.CONV, [y], y, [2]),
-        record(4, "add", formulas.ELEMENTWISE, [y, x], y, [3, -1]),
-        record(5, "mean", formulas.REDUCTION, [y], (1, 4, 1, 1), [4]),
-        record(6, "addmm", formulas.MATMUL, [(1, 4)], (1, 10), [5]),
+        record(0, "convolution", OpCategory.CONV, [x], y, [-1]),
+        record(1, "native_batch_norm", OpCategory.NORM, [y], y, [0]),
+        record(2, "relu", OpCategory.ACTIVATION, [y], y, [1]),
+        record(3, "convolution", OpCategory.CONV, [y], y, [2]),
+        record(4, "add", OpCategory.ELEMENTWISE, [y, x], y, [3, -1]),
+        record(5, "mean", OpCategory.REDUCTION, [y], (1, 4, 1, 1), [4]),
+        record(6, "addmm", OpCategory.MATMUL, [(1, 4)], (1, 10), [5]),
     ]
 
 
@@ -47,9 +48,9 @@ def test_live_bytes_follow_the_dataflow_with_norms_and_activations_in_place():
 
 def test_a_norm_whose_input_has_another_reader_is_not_in_place():
     x = (1, 2, 4, 4)
-    trace = [record(0, "convolution", formulas.CONV, [x], x, [-1]),
-             record(1, "native_batch_norm", formulas.NORM, [x], x, [0]),
-             record(2, "add", formulas.ELEMENTWISE, [x, x], x, [1, 0])]
+    trace = [record(0, "convolution", OpCategory.CONV, [x], x, [-1]),
+             record(1, "native_batch_norm", OpCategory.NORM, [x], x, [0]),
+             record(2, "add", OpCategory.ELEMENTWISE, [x, x], x, [1, 0])]
     t = 2 * 16 * 2
     # in place it would be [2t, t, 2t]: the conv output must survive for the add
     assert live_bytes_per_op(trace) == [2 * t, 2 * t, 3 * t]
@@ -57,9 +58,9 @@ def test_a_norm_whose_input_has_another_reader_is_not_in_place():
 
 def test_stages_take_a_stride_two_op_at_the_resolution_it_reads():
     x, y = (1, 3, 16, 16), (1, 8, 8, 8)
-    trace = [record(0, "convolution", formulas.CONV, [x], y, [-1]),
-             record(1, "relu", formulas.ACTIVATION, [y], y, [0]),
-             record(2, "mean", formulas.REDUCTION, [y], (1, 8, 1, 1), [1])]
+    trace = [record(0, "convolution", OpCategory.CONV, [x], y, [-1]),
+             record(1, "relu", OpCategory.ACTIVATION, [y], y, [0]),
+             record(2, "mean", OpCategory.REDUCTION, [y], (1, 8, 1, 1), [1])]
     stages = stage_memory(trace, itemsize=2)
     x_bytes, y_bytes = 3 * 256 * 2, 8 * 64 * 2
     # the mean reads 8x8 and writes 1x1: it belongs to 8x8, so there is no 1x1 stage

@@ -7,6 +7,7 @@ from functools import cache
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.models import get_model_spec
@@ -26,4 +27,4 @@ def build(name: str, **knobs) -> nn.Module:
 
 def conv_fc_params(cost) -> int:
     """Params in the papers' usual convention: conv and FC weights, no BatchNorm."""
-    return cost.total.params - sum(r.params for r in cost.layers if r.category == formulas.NORM)
+    return cost.total.params - sum(r.params for r in cost.layers if r.category == OpCategory.NORM)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -13,7 +14,7 @@ from costlab.models.classic import Fire
 from costlab.references import lookup
 from tests.models.helpers import analyzed, build
 
-CONV_KINDS = (formulas.CONV, formulas.POINTWISE)
+CONV_KINDS = (OpCategory.CONV, OpCategory.POINTWISE)
 # FC-4096, FC-4096, FC-1000 on a 7x7x512 (VGG) or 6x6x256 (AlexNet) map
 VGG_FC_MACS = 512 * 7 * 7 * 4096 + 4096 * 4096 + 4096 * 1000
 ALEXNET_FC_PARAMS = (256 * 6 * 6 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
@@ -88,7 +89,7 @@ def test_alexnet_costs_against_the_published_row():
     assert cost.total.partial is False and cost.uncounted == []
     assert cost.total.macs / 1e6 == pytest.approx(entry.macs_millions, rel=0.015)
     assert cost.total.params / 1e6 == pytest.approx(entry.params_millions, rel=0.02)
-    fc = sum(r.params for r in cost.layers if r.category == formulas.MATMUL)
+    fc = sum(r.params for r in cost.layers if r.category == OpCategory.MATMUL)
     assert fc == ALEXNET_FC_PARAMS == 58_631_144
     two_tower_convs = ((11 * 11 * 3 + 1) * 96 + (5 * 5 * 48 + 1) * 256 + (3 * 3 * 256 + 1) * 384
                        + (3 * 3 * 192 + 1) * 384 + (3 * 3 * 192 + 1) * 256)
@@ -102,7 +103,7 @@ def test_alexnet_layers():
     assert [c.kernel_size[0] for c in convs] == [11, 5, 3, 3, 3]
     assert convs[0].stride == (4, 4) and convs[0].padding == (2, 2)
     cost = analyzed("alexnet")
-    sizes = [r.output_shapes[0][2] for r in cost.layers if r.category == formulas.CONV]
+    sizes = [r.output_shapes[0][2] for r in cost.layers if r.category == OpCategory.CONV]
     assert sizes == [55, 27, 13, 13, 13]
     assert [m.out_features for m in model.classifier if isinstance(m, nn.Linear)] == \
            [4096, 4096, 1000]

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -35,7 +36,7 @@ def test_exact_costs():
     cost = analyzed()
     assert cost.total.macs == 2_834_161_664
     assert cost.total.params == 7_978_856
-    norm_params = sum(r.params for r in cost.layers if r.category == formulas.NORM)
+    norm_params = sum(r.params for r in cost.layers if r.category == OpCategory.NORM)
     assert cost.total.params - norm_params == 7_895_208
     assert cost.total.partial is False and cost.uncounted == []
 
@@ -76,7 +77,7 @@ def test_concatenation_is_counted_as_data_movement():
     cost = analyzed()
     cats = [r for r in cost.layers if r.op == "cat"]
     assert len(cats) == sum(BLOCKS)  # one per dense layer
-    assert all(r.category == formulas.DATA_MOVEMENT and r.macs == 0 for r in cats)
+    assert all(r.category == OpCategory.DATA_MOVEMENT and r.macs == 0 for r in cats)
     # layer i of a block writes its input and k new maps: (c0 + i k) x H x W floats
     expected = 0
     for layers, c0, side in zip(BLOCKS, (64, 128, 256, 512), (56, 28, 14, 7)):

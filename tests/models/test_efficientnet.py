@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -109,7 +110,7 @@ def test_b0_ops():
     # SiLU: stem, 15 expansions, 16 depthwise, 16 SE, head; a sigmoid gate per block;
     # residuals in the 9 blocks that keep stride 1 and channels
     assert counts == {"silu": 49, "sigmoid": 16, "add": 9}
-    depthwise = [r for r in cost.layers if r.category == formulas.DEPTHWISE]
+    depthwise = [r for r in cost.layers if r.category == OpCategory.DEPTHWISE]
     assert len(depthwise) == 16
     assert sum(r.attrs["kernel"] == (5, 5) for r in depthwise) == 9
 

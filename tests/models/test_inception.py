@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -14,7 +15,7 @@ from costlab.models.inception import InceptionA, InceptionC, InceptionE
 from costlab.references import lookup
 from tests.models.helpers import analyzed, build
 
-CONV_KINDS = (formulas.CONV, formulas.POINTWISE)
+CONV_KINDS = (OpCategory.CONV, OpCategory.POINTWISE)
 
 
 # --- Inception v3 --------------------------------------------------------------------------

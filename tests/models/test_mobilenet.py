@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.models import get_model_spec
@@ -66,7 +67,7 @@ def test_mobilenet_v2_residuals_and_structure():
     adds = [r for r in cost.layers if r.op == "add"]
     assert len(adds) == 10  # blocks with stride 1 and equal channels
     kinds = [r.category for r in cost.layers if r.macs]
-    assert kinds.count(formulas.DEPTHWISE) == 17
+    assert kinds.count(OpCategory.DEPTHWISE) == 17
 
 
 def test_same_numbers_on_meta_and_cpu():

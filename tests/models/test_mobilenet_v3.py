@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -103,7 +104,7 @@ def test_nonlinearities_se_and_residuals(name, ops):
     cost = analyzed(name)
     for op, count in ops.items():
         assert sum(r.op == op for r in cost.layers) == count, op
-    assert sum(r.category == formulas.DEPTHWISE for r in cost.layers) == len(
+    assert sum(r.category == OpCategory.DEPTHWISE for r in cost.layers) == len(
         bnecks(built(name)))
 
 

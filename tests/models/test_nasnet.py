@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -26,7 +27,7 @@ def costs():
 
 def bn_channels(cost) -> int:
     """Channels normalized by BatchNorm (each has a scale and a shift)."""
-    return sum(r.params for r in cost.layers if r.category == formulas.NORM) // 2
+    return sum(r.params for r in cost.layers if r.category == OpCategory.NORM) // 2
 
 
 def within(value: float, published_millions: float, tolerance: float = 0.015) -> bool:
@@ -85,9 +86,9 @@ def test_cell_outputs_and_head():
 def test_op_counts(costs, name, depthwise, pointwise, dense):
     cost = costs[name]
     kinds = [r.category for r in cost.layers if r.macs]
-    assert kinds.count(formulas.DEPTHWISE) == depthwise
-    assert kinds.count(formulas.POINTWISE) == pointwise
-    assert kinds.count(formulas.CONV) == dense
+    assert kinds.count(OpCategory.DEPTHWISE) == depthwise
+    assert kinds.count(OpCategory.POINTWISE) == pointwise
+    assert kinds.count(OpCategory.CONV) == dense
     ops = [r.op for r in cost.layers]
     assert ops.count("add") == 16 * 5  # five blocks per cell, 16 cells
     # one concat per cell, one per factorized reduction: the second stem cell, the first

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -127,7 +128,7 @@ def test_resnext_grouped_bottlenecks():
             assert block.conv2.conv.groups == 32 and block.conv2.conv.in_channels == width
             assert block.conv3.conv.out_channels == out
     cost = analyzed("resnext50_32x4d")
-    grouped = [r for r in cost.layers if r.category == formulas.GROUPED]
+    grouped = [r for r in cost.layers if r.category == OpCategory.GROUPED]
     assert len(grouped) == 16
     strided = [r for r in cost.layers if r.op == "convolution" and r.attrs["stride"] == (2, 2)
                and r.module.startswith("layer") and ".shortcut." not in r.module]

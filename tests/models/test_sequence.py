@@ -16,6 +16,7 @@ import time
 import pytest
 import torch
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -57,7 +58,7 @@ def test_transformer_encoder_defaults_and_attention_records():
     cost = costlab.analyze("transformer_encoder")
     assert cost.total.macs == 2_516_582_400  # 6 x 128 x 512 x (4 x 512 + 2 x 2048 + 2 x 128)
     assert cost.total.params == 18_915_328
-    attention = [r for r in cost.layers if r.category == formulas.ATTENTION]
+    attention = [r for r in cost.layers if r.category == OpCategory.ATTENTION]
     assert len(attention) == 6
     assert all(r.attrs["heads"] == 8 and r.attrs["seq_q"] == 128 for r in attention)
     assert all("note" not in r.attrs for r in attention)  # an encoder attends both ways
@@ -98,7 +99,7 @@ def test_vit_b16_structure():
     assert len(model.blocks) == 12
     assert model.blocks[0].attention.heads == 12 and model.blocks[0].ffn.fc1.out_features == 3072
     cost = costlab.analyze("vit_b16")
-    attention = [r for r in cost.layers if r.category == formulas.ATTENTION]
+    attention = [r for r in cost.layers if r.category == OpCategory.ATTENTION]
     assert [r.attrs["seq_q"] for r in attention] == [197] * 12
     head = [r for r in cost.layers if r.module == "head"]
     assert [r.macs for r in head] == [768 * 1000]  # the class token only
@@ -131,7 +132,7 @@ def test_gpt2_small_macs_and_params():
 def test_gpt2_small_short_sequence_and_head():
     cost = costlab.analyze("gpt2_small", seq_len=64, layers=2, batch=2)
     assert cost.total.macs == 2 * gpt2_macs(64, layers=2)
-    attention = [r for r in cost.layers if r.category == formulas.ATTENTION]
+    attention = [r for r in cost.layers if r.category == OpCategory.ATTENTION]
     assert len(attention) == 2 and all(r.attrs["note"] == "causal mask counted dense"
                                        for r in attention)
     assert cost.layers[-1].macs == 2 * 64 * 768 * 50257  # the tied head, every position
@@ -170,7 +171,7 @@ def test_llama_70b_two_layers():
     assert cost.total.macs == llama_macs(256, 2)
     assert cost.total.params == llama_params(2)
     assert cost.total.partial is False
-    attention = [r for r in cost.layers if r.category == formulas.ATTENTION]
+    attention = [r for r in cost.layers if r.category == OpCategory.ATTENTION]
     assert [r.attrs["heads"] for r in attention] == [64, 64]
     k_proj = [r for r in cost.layers if r.module == "blocks.0.attention.k"]
     assert [r.output_shapes for r in k_proj] == [((256, 1024),)]  # 8 KV heads x 128
@@ -259,7 +260,7 @@ def test_sasrec_structure_and_knobs():
     assert attention.out is None and attention.q.bias is None and attention.heads == 5
     cost = costlab.analyze("sasrec", items=1000, d=64, blocks=3, heads=2, seq_len=20)
     assert cost.total.macs == sasrec_macs(1000, 64, 3, 20)
-    records = [r for r in cost.layers if r.category == formulas.ATTENTION]
+    records = [r for r in cost.layers if r.category == OpCategory.ATTENTION]
     assert [r.attrs["heads"] for r in records] == [2, 2, 2]
     assert all(r.attrs["note"] == "causal mask counted dense" for r in records)
     with pytest.raises(UsageError, match="allowed: 1, 2, 5, 10, 25, 50"):

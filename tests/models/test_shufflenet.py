@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -118,13 +119,13 @@ def test_shufflenet_v1_ops():
     assert ops.count("avg_pool2d") == 3 and ops.count("cat") == 3  # stride-2 units
     assert ops.count("clone") == 16  # one shuffle per unit, a real copy
     kinds = [r.category for r in cost.layers if r.macs]
-    assert kinds.count(formulas.GROUPED) == 31 and kinds.count(formulas.DEPTHWISE) == 16
+    assert kinds.count(OpCategory.GROUPED) == 31 and kinds.count(OpCategory.DEPTHWISE) == 16
     shuffles = [r for r in cost.layers if r.op == "clone"]
-    assert all(r.category == formulas.DATA_MOVEMENT and r.bytes_written > 0 for r in shuffles)
+    assert all(r.category == OpCategory.DATA_MOVEMENT and r.bytes_written > 0 for r in shuffles)
     # g=1 has nothing to shuffle and no grouped convs
     plain = costlab.analyze("shufflenet_v1", groups=1)
     assert [r.op for r in plain.layers].count("clone") == 0
-    assert formulas.GROUPED not in {r.category for r in plain.layers}
+    assert OpCategory.GROUPED not in {r.category for r in plain.layers}
 
 
 @pytest.mark.parametrize("groups,scale,stem", [
@@ -164,8 +165,8 @@ def test_shufflenet_v2_ops():
     ops = [r.op for r in cost.layers]
     assert ops.count("cat") == 16 and ops.count("clone") == 16 and ops.count("add") == 0
     kinds = [r.category for r in cost.layers if r.macs]
-    assert kinds.count(formulas.DEPTHWISE) == 19  # 16 units + 3 stride-2 shortcuts
-    assert kinds.count(formulas.POINTWISE) == 36  # 2 per unit, 1 per shortcut, conv5
+    assert kinds.count(OpCategory.DEPTHWISE) == 19  # 16 units + 3 stride-2 shortcuts
+    assert kinds.count(OpCategory.POINTWISE) == 36  # 2 per unit, 1 per shortcut, conv5
 
 
 def test_channel_shuffle_order():

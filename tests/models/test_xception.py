@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from costlab.core.categories import OpCategory
 import costlab
 from costlab.analysis import formulas
 from costlab.core.errors import UsageError
@@ -49,9 +50,9 @@ def test_xception_36_conv_layers():
     separable = [m for m in model.modules() if isinstance(m, SeparableConvBN)]
     assert len(separable) == 34
     cost = analyzed()
-    depthwise = [r for r in cost.layers if r.category == formulas.DEPTHWISE]
+    depthwise = [r for r in cost.layers if r.category == OpCategory.DEPTHWISE]
     assert len(depthwise) == 34
-    stem = [r for r in cost.layers if r.category == formulas.CONV]
+    stem = [r for r in cost.layers if r.category == OpCategory.CONV]
     assert [r.output_shapes[0][1:] for r in stem] == [(32, 149, 149), (64, 147, 147)]
 
 
