@@ -232,6 +232,12 @@ class TimingOptions:
         return replace(policy, **{k: v for k, v in changes.items() if v is not None})
 
 
+def declared_option(group: type, name: str) -> Any:
+    """The typer.Option a group declares for ``name``, for a command that takes that one
+    option alone (with the group's flags and help)."""
+    return {f.name: f for f in fields(group)}[name].metadata["option"]
+
+
 def uses_options(**groups: type) -> Callable[[Callable], Callable]:
     """Give a command its option groups: ``@uses_options(model=ModelOptions)`` makes the
     command take every field of ModelOptions as a CLI option and receive them as one
@@ -497,7 +503,7 @@ def guidelines(
                                  help="G4: also measure element-wise ops' share of the forward "
                                       "time on the CPU (costlab profile)"),
     threads: Optional[int] = ThreadsOpt,
-    dtype: Optional[str] = CountOptions.__dataclass_fields__["dtype"].metadata["option"],
+    dtype: Optional[str] = declared_option(CountOptions, "dtype"),
     device: str = typer.Option("meta", "--device",
                                help="audit: meta or cpu; --empirical: cpu (default) or cuda"),
     *, model_options: ModelOptions, out: OutputOptions,
@@ -535,7 +541,7 @@ def sweep(
                                              help="resolutions, e.g. 224,192,160,128"),
     knob: Optional[List[str]] = typer.Option(None, "--knob", "-k",
                                              help="any knob's values, NAME=V1,V2 (repeatable)"),
-    batch: int = ModelOptions.__dataclass_fields__["batch"].metadata["option"],
+    batch: int = declared_option(ModelOptions, "batch"),
     plot: Optional[str] = PlotOpt, *, count: CountOptions, out: OutputOptions,
 ) -> None:
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
@@ -566,7 +572,7 @@ def estimate(
                               help="the peak to use: float32, tf32, float16, bfloat16, int8 "
                                    "(bytes are counted at its storage size)"),
     top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
-    device: str = CountOptions.__dataclass_fields__["device"].metadata["option"],
+    device: str = declared_option(CountOptions, "device"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, out: OutputOptions,
 ) -> None:
     """Roofline estimate of latency on a hardware profile: which ops are compute-,
