@@ -272,11 +272,8 @@ def uses_options(**groups: type) -> Callable[[Callable], Callable]:
 ModelArg = typer.Argument(..., metavar="MODEL",
                           help="a registered name (`costlab list`), file.py:Class, "
                                "package.module:factory, torchvision:NAME, timm:NAME or FILE.pt2")
-FormatOpt = typer.Option(None, "--format", "-f", help=FORMAT_HELP)
-OutputOpt = typer.Option(None, "--output", "-o", help="write to FILE (atomically)")
 PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf "
                                             "(needs matplotlib: pip install 'costlab[plot]')")
-ThreadsOpt = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)")
 
 
 def _check_plot(plot: Optional[str]) -> None:
@@ -502,7 +499,7 @@ def guidelines(
     latency: bool = typer.Option(False, "--latency",
                                  help="G4: also measure element-wise ops' share of the forward "
                                       "time on the CPU (costlab profile)"),
-    threads: Optional[int] = ThreadsOpt,
+    threads: Optional[int] = declared_option(TimingOptions, "threads"),
     dtype: Optional[str] = declared_option(CountOptions, "dtype"),
     device: str = typer.Option("meta", "--device",
                                help="audit: meta or cpu; --empirical: cpu (default) or cuda"),
@@ -637,7 +634,7 @@ def report(
     latency: bool = typer.Option(True, "--latency/--no-latency",
                                  help="measure CPU latency where a report has it"),
     quick: bool = typer.Option(False, "--quick", help="short timing runs"),
-    threads: Optional[int] = ThreadsOpt,
+    threads: Optional[int] = declared_option(TimingOptions, "threads"),
 ) -> None:
     """Regenerate the papers' tables (Markdown and CSV): MobileNet V1 vs V2, ShuffleNet V2's
     Table 8, MobileNet V1's grid, MobileNetV2's memory table, Inception v3's factorizations,
@@ -677,7 +674,7 @@ def profile(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
-    threads: Optional[int] = ThreadsOpt,
+    threads: Optional[int] = declared_option(TimingOptions, "threads"),
     depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
     iters: Optional[int] = typer.Option(None, "--iters",
                                         help="profiled forwards, and as many plain ones "
