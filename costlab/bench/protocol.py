@@ -3,8 +3,8 @@
 The local costlab writes a :class:`BenchRequest` to ssh's stdin; the board's
 ``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench` and writes
 ``{"schema_version": N, "kind": "bench_report", "report": BenchReport.to_dict()}``.
-Both documents carry :data:`SCHEMA_VERSION`, and each end checks it before reading
-anything else: a board running another schema is named as such, not misread.
+Both documents carry ``core.version.BENCH_PROTOCOL_SCHEMA_VERSION``, and each end checks it
+before reading anything else: a board running another schema is named as such, not misread.
 
 The request holds the library's keyword arguments (``input_shape``, ``model_kwargs``,
 knobs ...), not command-line flags, so the CLI's option names can change freely.
@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 from costlab.bench.timing import TimingPolicy
 from costlab.core.errors import CostlabError, UsageError
-from costlab.core.version import __version__
+from costlab.core.version import BENCH_PROTOCOL_SCHEMA_VERSION, __version__
 
 # bumped when a request's or the report envelope's shape changes
-SCHEMA_VERSION = 1
 REQUEST_KIND = "bench_request"
 REPORT_KIND = "bench_report"
 # the library's options that are not knobs; every other key of an options dict is a knob
@@ -122,7 +121,7 @@ class BenchRequest:
     threads: int | None = None
     policy: TimingPolicy = field(default_factory=TimingPolicy)
     memory: bool = True
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = BENCH_PROTOCOL_SCHEMA_VERSION
     kind: str = REQUEST_KIND
 
     @classmethod
@@ -170,10 +169,10 @@ class BenchRequest:
     def from_dict(cls, data: dict) -> "BenchRequest":
         """A request read back; its schema version is checked first, then every field."""
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version != BENCH_PROTOCOL_SCHEMA_VERSION:
             raise UsageError(f"this costlab ({__version__}) reads bench requests of schema "
-                             f"{SCHEMA_VERSION}; the request is schema {version}: install "
-                             "the same costlab version on both machines")
+                             f"{BENCH_PROTOCOL_SCHEMA_VERSION}; the request is schema {version}: "
+                             "install the same costlab version on both machines")
         if data.get("kind") != REQUEST_KIND:
             raise UsageError(f"expected a {REQUEST_KIND}, got kind {data.get('kind')!r}")
         missing = [name for name in _FIELD_TYPES if name not in data]
@@ -195,7 +194,8 @@ class BenchRequest:
 
 def report_envelope(report: Any) -> dict:
     """What ``serve-bench`` writes: the report of a ``BenchReport``, versioned."""
-    return {"schema_version": SCHEMA_VERSION, "kind": REPORT_KIND, "report": report.to_dict()}
+    return {"schema_version": BENCH_PROTOCOL_SCHEMA_VERSION, "kind": REPORT_KIND,
+            "report": report.to_dict()}
 
 
 def read_report_envelope(text: str, where: str) -> dict:
@@ -203,9 +203,9 @@ def read_report_envelope(text: str, where: str) -> dict:
     envelope's schema version is checked before anything else is read."""
     data = _json_object(text, f"reply from {where}", CostlabError)
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version != BENCH_PROTOCOL_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {where} writes bench reports of schema {version}; "
-                           f"this costlab ({__version__}) reads schema {SCHEMA_VERSION}: "
+                           f"this costlab ({__version__}) reads schema {BENCH_PROTOCOL_SCHEMA_VERSION}: "
                            "install the same costlab version on both machines")
     if data.get("kind") != REPORT_KIND or not isinstance(data.get("report"), dict):
         raise CostlabError(f"costlab on {where} replied with JSON that is not a "

@@ -337,14 +337,15 @@ def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | 
                    client: SshClient | None = None):
     """The :class:`~costlab.bench.runner.BenchReport` of ``request`` run on the board
     ``device`` names; ``remote_command`` is ``--remote-costlab``."""
-    from costlab.bench.runner import SCHEMA_VERSION, BenchReport
+    from costlab.bench.runner import BenchReport
+    from costlab.core.version import BENCH_REPORT_SCHEMA_VERSION
 
     target = parse_ssh_url(device)
     client = client or SshClient.from_env(remote_command=remote_command)
     data = run_remote_bench(target, request, client=client)
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("schema_version") != BENCH_REPORT_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {target.host} writes bench schema "
-                           f"{data.get('schema_version')}, this one reads {SCHEMA_VERSION}: "
+                           f"{data.get('schema_version')}, this one reads {BENCH_REPORT_SCHEMA_VERSION}: "
                            "install the same costlab version on both")
     try:
         report = BenchReport.from_dict(data)

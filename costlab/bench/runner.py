@@ -17,8 +17,8 @@ from costlab.bench.stats import LatencyStats, RatioEstimate, compare_samples, su
 from costlab.bench.timing import (Progress, TimingPolicy, cudnn_benchmark, inference_context,
                                   time_interleaved, torch_threads)
 from costlab.bench.ready import ready_model
+from costlab.core.version import BENCH_REPORT_SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -44,7 +44,7 @@ class BenchReport:
     environment: Environment
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = BENCH_REPORT_SCHEMA_VERSION
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from costlab.bench.protocol import (SCHEMA_VERSION, BenchRequest, read_report_envelope,
+from costlab.core.version import BENCH_PROTOCOL_SCHEMA_VERSION as SCHEMA_VERSION
+from costlab.bench.protocol import (BenchRequest, read_report_envelope,
                                     report_envelope)
 from costlab.bench.runner import BenchReport
 from costlab.bench.timing import TimingPolicy

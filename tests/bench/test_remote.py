@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import costlab
-from costlab.bench.protocol import SCHEMA_VERSION, BenchRequest
+from costlab.bench.protocol import BenchRequest
+from costlab.core.version import BENCH_PROTOCOL_SCHEMA_VERSION as SCHEMA_VERSION
 from costlab.bench.remote import (
     SshClient,
     SshTarget,
@@ -578,7 +579,7 @@ def test_a_board_report_of_another_shape_is_one_line(monkeypatch, broken, good_r
 
 def test_a_bench_report_of_another_schema_is_one_line(monkeypatch, good_report):
     from costlab.bench import remote
-    from costlab.bench.runner import SCHEMA_VERSION as REPORT_SCHEMA
+    from costlab.core.version import BENCH_REPORT_SCHEMA_VERSION as REPORT_SCHEMA
 
     newer = {**good_report, "schema_version": REPORT_SCHEMA + 1}
     monkeypatch.setattr(remote, "run_remote_bench", lambda *a, **k: newer)
