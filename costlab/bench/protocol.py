@@ -205,8 +205,9 @@ def read_report_envelope(text: str, where: str) -> dict:
     version = data.get("schema_version")
     if version != BENCH_PROTOCOL_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {where} writes bench reports of schema {version}; "
-                           f"this costlab ({__version__}) reads schema {BENCH_PROTOCOL_SCHEMA_VERSION}: "
-                           "install the same costlab version on both machines")
+                           f"this costlab ({__version__}) reads schema "
+                           f"{BENCH_PROTOCOL_SCHEMA_VERSION}: install the same costlab version "
+                           "on both machines")
     if data.get("kind") != REPORT_KIND or not isinstance(data.get("report"), dict):
         raise CostlabError(f"costlab on {where} replied with JSON that is not a "
                            f"{REPORT_KIND}")

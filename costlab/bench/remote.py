@@ -345,8 +345,9 @@ def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | 
     data = run_remote_bench(target, request, client=client)
     if data.get("schema_version") != BENCH_REPORT_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {target.host} writes bench schema "
-                           f"{data.get('schema_version')}, this one reads {BENCH_REPORT_SCHEMA_VERSION}: "
-                           "install the same costlab version on both")
+                           f"{data.get('schema_version')}, this one reads "
+                           f"{BENCH_REPORT_SCHEMA_VERSION}: install the same costlab version "
+                           "on both")
     try:
         report = BenchReport.from_dict(data)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
