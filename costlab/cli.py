@@ -272,12 +272,11 @@ def uses_options(**groups: type) -> Callable[[Callable], Callable]:
 ModelArg = typer.Argument(..., metavar="MODEL",
                           help="a registered name (`costlab list`), file.py:Class, "
                                "package.module:factory, torchvision:NAME, timm:NAME or FILE.pt2")
-PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf "
-                                            "(needs matplotlib: pip install 'costlab[plot]')")
+PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf")
 
 
 def _check_plot(plot: Optional[str]) -> None:
-    """Before any work: the figure's path can be written and matplotlib is there."""
+    """Before any work: the figure's path can be written."""
     if plot is not None:
         from costlab.report.plots import check_plot_path
 

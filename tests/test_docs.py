@@ -67,3 +67,21 @@ def test_readme_formulas_example_runs_and_counts_the_custom_op():
     # the override was for that analysis only
     again = namespace["costlab"].analyze(namespace["Net"](), input_shape=(8, 64))
     assert again.total.partial and [u.op for u in again.uncounted] == ["scaled_mm"]
+
+
+def test_plots_work_after_the_quick_start_install():
+    # the quick start installs `-e .` with no extra, so what --plot needs is a core dependency
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("matplotlib") for d in project["dependencies"])
+    assert "pip install 'costlab[plot]'" not in (ROOT / "README.md").read_text()
+
+
+def test_python_dash_m_costlab_runs_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "costlab", "--help"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 0 and "compare" in done.stdout

@@ -1,7 +1,6 @@
 """Figures from finished data frames, written atomically as PNG, SVG or PDF.
 
-matplotlib is an optional extra (``pip install 'costlab[plot]'``) and is imported only
-here, with the non-interactive Agg backend. Each plot function takes the frame it draws,
+matplotlib (a core dependency) is imported only here, lazily,, with the non-interactive Agg backend. Each plot function takes the frame it draws,
 returns the rows it plotted (with any derived column, such as Pareto membership), and
 writes one file; the data decisions live in plain functions that tests can check without
 looking at pixels.
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-INSTALL_HINT = "pip install 'costlab[plot]'"
+INSTALL_HINT = "pip install matplotlib"  # a broken environment; costlab depends on it
 BOUND_COLORS = {"compute": "tab:red", "memory": "tab:blue", "overhead": "tab:gray",
                 "free": "tab:green"}
 
