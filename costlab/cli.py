@@ -15,12 +15,104 @@ from dataclasses import dataclass, field, fields, replace
 from functools import wraps
 from typing import Any, Callable, List, Optional
 
-import click
 import typer
+
+# the click that typer runs on: newer typer vendors it as typer._click, older uses click's
+# package; the exceptions and contexts must be that one's, not another installed click's
+try:
+    from typer import _click as click
+    from typer._click import exceptions as click_exceptions, globals as click_globals
+except ImportError:  # typer without a vendored click
+    import click  # type: ignore[no-redef]
+    from click import exceptions as click_exceptions, globals as click_globals
 
 from costlab.core.errors import CostlabError, UsageError
 
+
+
+def _is_argument(param: click.Parameter) -> bool:
+    return param.param_type_name == "argument"
+
+
+def _plain_argument(argument: click.Parameter) -> str:
+    """An argument as a usage line writes it: MODEL, [NAME]..., MODEL... (not typer's
+    {MODEL} and [[NAME]...]...)."""
+    name = argument.metavar or (argument.name or "").upper()
+    bare = name.strip("[]").removesuffix("...").strip("[]")
+    name = bare if argument.required else f"[{bare}]"
+    return name + ("..." if argument.nargs != 1 else "")
+
+
+def _metavar(option: click.Parameter) -> str:
+    """A plain metavar from the option's type: N, X or TEXT."""
+    kind = getattr(getattr(option, "type", None), "name", "")  # click's: integer, float, text
+    descriptor = getattr(option, "type_descriptor", None)  # newer typer's own parameters
+    if descriptor is not None:
+        kind = str(descriptor.annotation)
+    return "N" if re.search(r"\bint(eger)?\b", kind) else \
+        "X" if re.search(r"\bfloat\b", kind) else "TEXT"
+
+
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose help shows plain metavars: ``--depth N`` and ``MODEL``, not typer's
+    ``<int>``, ``<list[str]>`` and ``{MODEL}``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "option" and param.metavar is None \
+                    and not getattr(param, "is_flag", False) and not getattr(param, "count", False):
+                param.metavar = _metavar(param)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [self.options_metavar or ""] + [
+            _plain_argument(p) for p in self.get_params(ctx) if _is_argument(p)]
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        params = self.get_params(ctx)
+        arguments = [(_plain_argument(p), getattr(p, "help", None) or "")
+                     for p in params if _is_argument(p)]
+        options = [record for p in params if not _is_argument(p)
+                   if (record := p.get_help_record(ctx)) is not None]
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def _usage_error_line(error: "click_exceptions.UsageError") -> str:
+    """Click's usage error (four lines) as one: the message and where help is."""
+    message = " ".join(error.format_message().split()).rstrip(".")
+    command = error.ctx.command_path if error.ctx is not None else "costlab"
+    return f"error: {message[:1].lower() + message[1:]} (see {command} --help)"
+
+
+class PlainGroup(typer.core.TyperGroup):
+    """The costlab group: click's usage errors (``-w abc``, ``--bogus``, a missing argument)
+    become one ``error:`` line with exit 2, like costlab's own."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # bare `costlab`: the help, as before
+            sys.exit(exc.exit_code)
+        except click_exceptions.UsageError as exc:
+            typer.echo(_usage_error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click_exceptions.ClickException as exc:
+            typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=PlainGroup,
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     # plain help: typer's rich help imports rich's markdown and syntax stack, which
     # takes --help from about 0.18 s to over 0.3 s
@@ -35,6 +127,8 @@ FORMAT_HELP = "table, csv, md, json or html (default: from -o's suffix, else tab
 # The library's errors name its arguments; on the command line the flags say the same.
 _FLAG_FOR_ARGUMENT = (
     (re.compile(r"\binput_shape\b"), "--input"),
+    (re.compile(r"\bbatch and resolution\b"), "--batch and --resolution"),
+    (re.compile(r"\bso (batch|resolution) would\b"), r"so --\1 would"),
     (re.compile(r"\bmodel_kwargs\b"), "--kwargs"),
     (re.compile(r"\binput_kwargs\b"), "--kwargs-inputs"),
     (re.compile(r"\bdevice=(?=\w)"), "--device "),
@@ -57,7 +151,7 @@ def _fail(message: str, code: int) -> None:
 
 
 def _debug() -> bool:
-    context = click.get_current_context(silent=True)
+    context = click_globals.get_current_context(silent=True)
     settings = context.find_object(CliSettings) if context is not None else None
     return settings.debug if settings is not None else bool(os.environ.get("COSTLAB_DEBUG"))
 
@@ -94,7 +188,7 @@ def _console():
 def _emit(document, fmt: str, output: Optional[str]) -> None:
     """Print or write a result's document in ``fmt`` through the registry of renderers."""
     from costlab.report import renderers
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     chosen = renderers.get(fmt)
     if output:
@@ -200,13 +294,20 @@ class OutputOptions:
     fmt: Optional[str] = _option(None, "--format", "-f", help=FORMAT_HELP)
     output: Optional[str] = _option(None, "--output", "-o", help="write to FILE (atomically)")
 
-    def checked(self) -> "OutputOptions":
-        """The format settled (from -o's suffix) and the path checked, before any work."""
-        from costlab.report.export import check_writable, format_for
+    def checked(self, *, plot: Optional[str] = None) -> "OutputOptions":
+        """The format settled (from -o's suffix, which must agree with --format) and the path
+        checked, before any work; ``plot`` is a figure path that must not be the same file."""
+        from costlab.report.output_files import resolve_output, same_file
+        from costlab.report.renderers import format_for
 
+        if self.output is not None and not self.output.strip():
+            raise UsageError("-o needs a file name, got an empty one")
+        if self.output is not None and plot is not None and same_file(plot, self.output):
+            raise UsageError(f"--plot and -o both name {self.output}: give the figure and "
+                             "the table different files")
         fmt = format_for(self.fmt, self.output)
-        if self.output:
-            check_writable(self.output)
+        if self.output is not None:
+            resolve_output(self.output)
         return replace(self, fmt=fmt)
 
 
@@ -307,13 +408,25 @@ class CliSettings:
     debug: bool = False
 
 
+def _show_version(show: bool) -> None:
+    if show:
+        from costlab.core.version import __version__
+
+        typer.echo(f"costlab {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(ctx: typer.Context,
-                 debug: bool = typer.Option(False, "--debug", help="show tracebacks")) -> None:
+                 debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+                 version: bool = typer.Option(False, "--version", is_eager=True,
+                                              callback=_show_version,
+                                              help="print costlab's version and exit"),
+                 ) -> None:
     ctx.obj = CliSettings(debug=debug or bool(os.environ.get("COSTLAB_DEBUG")))
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 @_guarded
 @uses_options(out=OutputOptions)
 def list_models(out: OutputOptions) -> None:
@@ -326,7 +439,7 @@ def list_models(out: OutputOptions) -> None:
     _emit(models_document(specs), out.fmt, out.output)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions)
 def analyze(
@@ -348,7 +461,7 @@ def analyze(
         raise UsageError(f"--depth must be >= 1, got {depth}")
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
-    out = out.checked()
+    out = out.checked(plot=plot)
     options = {**model_options.api_kwargs(), **count.api_kwargs()}
     cost = run_analysis(model, **options)
     _draw_plot(plot, analysis_figure, cost)
@@ -370,7 +483,7 @@ def _emit_fvcore(model: str, cost, depth: int, out: OutputOptions,
                          kind="fvcore_check"), out.fmt, out.output)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, timing=TimingOptions, out=OutputOptions)
 def bench(
@@ -405,7 +518,7 @@ def bench(
     from costlab.report.progress import progress_bar
 
     _check_plot(plot)
-    out = out.checked()
+    out = out.checked(plot=plot)
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
     options = model_options.api_kwargs()
     if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
@@ -432,7 +545,7 @@ def serve_bench() -> None:
     sys.stdout.write(serve(sys.stdin.read()))
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, count=CountOptions, timing=TimingOptions,
               out=OutputOptions)
@@ -453,7 +566,7 @@ def compare(
     from costlab.workflows.compare import compare as run_comparison
 
     _check_plot(plot)
-    out = out.checked()
+    out = out.checked(plot=plot)
     with progress_bar("timing", latency and out.fmt == "table") as progress:
         latency_options = dict(device=latency_device, threads=timing.threads,
                                progress=progress, policy=timing.policy())
@@ -479,7 +592,7 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, out: OutputOptio
     _emit(empirical_document(run), out.fmt, out.output)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, out=OutputOptions)
 def guidelines(
@@ -526,7 +639,7 @@ def guidelines(
     _emit(guidelines_document(result, shown, detail), out.fmt, out.output)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(count=CountOptions, out=OutputOptions)
 def sweep(
@@ -546,7 +659,7 @@ def sweep(
     from costlab.workflows.sweep import sweep as run_sweep
 
     _check_plot(plot)
-    out = out.checked()
+    out = out.checked(plot=plot)
     grid = _knobs(None, knob)
     if width is not None:
         grid = {"width": width, **grid}
@@ -555,7 +668,7 @@ def sweep(
     _draw_plot(plot, sweep_figure, result)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, out=OutputOptions)
 def estimate(
@@ -585,7 +698,7 @@ def estimate(
     profile = load_profile(hardware)
     profile.peak_flops(dtype)  # fails now if the profile has no peak for it
     _check_plot(plot)
-    out = out.checked()
+    out = out.checked(plot=plot)
     cost = run_analysis(model, **model_options.api_kwargs(), dtype=STORAGE_DTYPE[dtype],
                         device=device)
     result = roofline_estimate(cost, profile, dtype)
@@ -593,7 +706,7 @@ def estimate(
     _draw_plot(plot, estimate_figure, result)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 def calibrate(
     output: Optional[str] = typer.Option(None, "--output", "-o",
@@ -605,14 +718,14 @@ def calibrate(
     """Measure this machine's fp32 GFLOP/s (matmul), GB/s (copy) and per-op overhead, and
     save them as a hardware profile for `costlab estimate --hardware FILE`."""
     from costlab.bench.calibrate import calibrate as run_calibration
-    from costlab.report.export import check_writable, write_atomic
+    from costlab.report.output_files import resolve_output, write_atomic
     from costlab.report.roofline import render_profile
 
     if output is not None:
         if not output.lower().endswith(".json"):
             raise UsageError(f"cannot save the profile to {output}: it is JSON, name it "
                              "FILE.json (estimate --hardware reads it back by that suffix)")
-        check_writable(output)
+        resolve_output(output)
     profile = run_calibration(quick, lambda step: typer.echo(f"measuring {step}...", err=True)
                               ).to_profile(name)
     if not output:
@@ -623,13 +736,14 @@ def calibrate(
     typer.echo(f"saved to {output}; use it with: costlab estimate MODEL --hardware {output}")
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 def report(
     names: Optional[List[str]] = typer.Argument(None, metavar="[NAME]...",
                                                 help="reports to make (see --all)"),
     all_reports: bool = typer.Option(False, "--all", help="make every report"),
-    out_dir: str = typer.Option("reports", "--out-dir", help="where NAME.md and NAME.csv go"),
+    out_dir: str = typer.Option("reports", "--out-dir",
+                                 help="where NAME.md and NAME.csv go (created if missing)"),
     latency: bool = typer.Option(True, "--latency/--no-latency",
                                  help="measure CPU latency where a report has it"),
     quick: bool = typer.Option(False, "--quick", help="short timing runs"),
@@ -652,7 +766,7 @@ def report(
         typer.echo("wrote " + " and ".join(str(p) for p in paths), err=True)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(out=OutputOptions)
 def formulas(out: OutputOptions) -> None:
@@ -666,7 +780,7 @@ def formulas(out: OutputOptions) -> None:
           out.fmt, out.output)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, out=OutputOptions)
 def profile(

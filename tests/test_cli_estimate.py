@@ -81,7 +81,7 @@ def test_calibrate_without_output_prints_json():
 def test_calibrate_output_must_be_json_and_bad_plot_paths_fail_early(tmp_path):
     assert "name it FILE.json" in fails("calibrate", "--quick", "-o", str(tmp_path / "p.md"),
                                         code=2)
-    assert "must end in" in fails("analyze", "mobilenet_v1", "--plot", "", code=2)
+    assert "empty path" in fails("analyze", "mobilenet_v1", "--plot", "", code=2)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -5,6 +5,7 @@ Errors name the library's arguments (``input_shape``); the CLI maps them to its 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from costlab.core.errors import UsageError
@@ -38,9 +39,17 @@ def check_positive(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be a positive integer, got {value!r}")
 
 
+# torch sizes storage in bytes as int64: a tensor of more elements than this overflows it
+# even at 8 bytes per element, and fails deep inside the first op
+MAX_ELEMENTS = 2**63 // 16
+
+
 def check_shape(shape: Sequence[int]) -> None:
     if not shape or any(int(d) <= 0 for d in shape):
         raise UsageError(f"malformed input shape {tuple(shape)}: every dimension must be > 0")
+    if math.prod(int(d) for d in shape) > MAX_ELEMENTS:
+        raise UsageError(f"input shape {'x'.join(str(int(d)) for d in shape)} is too large: "
+                         f"more than {MAX_ELEMENTS:.2e} elements, which torch cannot index")
 
 
 def parse_input(text: str | Sequence[int]) -> InputSpec:

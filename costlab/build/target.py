@@ -120,6 +120,12 @@ def resolve_target(model: Any, specs: list[InputSpec] | None, *, batch: int = 1,
     knobs = knobs or {}
     check_positive("batch", batch)
     check_positive("resolution", resolution)
+    if specs and (batch != 1 or resolution is not None):
+        # the shape is the whole input: silently dropping batch or resolution misleads
+        given = " and ".join(n for n, v in (("batch", batch != 1),
+                                            ("resolution", resolution is not None)) if v)
+        raise UsageError(f"input_shape gives the whole input, so {given} would be ignored: "
+                         "write the batch and size into the shape instead")
     if isinstance(model, str) and (registry().owns(model) or not is_specifier(model)):
         if model_kwargs:
             raise UsageError("model_kwargs apply to user models; registered models take knobs")

@@ -7,6 +7,7 @@ Configs are data: a ``ModelSpec`` says what a model is called, which knobs it ta
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,8 +33,10 @@ class Knob:
                 parsed = value.lower() in ("true", "1", "yes")
             else:
                 parsed = self.kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"{self.name} must be a {self.kind.__name__}, got {value!r}") from None
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            raise UsageError(f"{self.name} must be a finite number, got {value!r}")
         if self.choices is not None:
             if parsed not in self.choices:
                 allowed = ", ".join(str(c) for c in self.choices)

@@ -5,16 +5,12 @@ a sweep, the guidelines audit. The renderers turn the documents into each format
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import asdict
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from costlab.core import conventions
-from costlab.core.errors import UsageError
 from costlab.report import tables
+from costlab.report.output_files import resolve_output
 from costlab.report.payload import payload_header, records
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, bullets, caption, note, number)
@@ -35,45 +31,8 @@ def format_for(fmt: str | None, output: str | None) -> str:
 
 
 def check_writable(output: str) -> None:
-    """Fail before any work if ``output`` cannot be written."""
-    target = Path(output)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise UsageError(f"cannot write {output}: it is a directory")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {output}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UsageError(f"cannot write {output}: permission denied")
-
-
-@contextlib.contextmanager
-def atomic_path(output: str) -> Iterator[str]:
-    """A temporary path beside ``output`` to write to; renamed into place when the block
-    succeeds, removed when it fails, so a failure never leaves a half-written file. The file
-    gets the usual permissions (0666 less the umask), not mkstemp's private 0600."""
-    check_writable(output)
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
-                               dir=target.parent or ".")
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def write_atomic(output: str, text: str) -> None:
-    """Write ``text`` to ``output`` atomically (see ``atomic_path``)."""
-    with atomic_path(output) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-
+    """Fail before any work if ``output`` cannot be written (``output_files``)."""
+    resolve_output(output)
 
 
 def _millions3(n: float | None) -> str:

@@ -35,19 +35,21 @@ def _pyplot() -> Any:
 
 def check_plot_path(path: str) -> None:
     """Fail before any work: a suffix matplotlib can write, a writable place, matplotlib."""
-    from costlab.report.export import check_writable
+    from costlab.report.output_files import resolve_output
 
+    if not path.strip():
+        raise UsageError("cannot plot to an empty path: give --plot a file name")
     if Path(path).suffix.lower() not in PLOT_SUFFIXES:
         raise UsageError(f"cannot plot to {path}: the name must end in "
                          f"{', '.join(PLOT_SUFFIXES)}")
-    check_writable(path)
+    resolve_output(path, what="plot to")
     _pyplot()
 
 
 def save_figure(figure: Any, path: str) -> None:
     """Save atomically (``export.atomic_path``) in the format of ``path``'s suffix; close the
     figure either way."""
-    from costlab.report.export import atomic_path
+    from costlab.report.output_files import atomic_path
 
     check_plot_path(path)
     try:

@@ -42,6 +42,21 @@ def totals_m(cost: "ModelCost") -> dict[str, Any]:
             "peak_activation_mb": t.peak_activation_bytes / MILLION}
 
 
+def images_per_input(cost: "ModelCost") -> int:
+    """The batch of the first input (1 for a model without a batched input)."""
+    shapes = cost.info.input_shapes
+    return int(shapes[0][0]) if shapes and len(shapes[0]) > 1 and shapes[0][0] > 0 else 1
+
+
+def macs_vs_published(cost: "ModelCost", pub) -> float | None:
+    """The computed MACs against the published, in %: per image, as the papers count them
+    (at batch N the MACs are N times one image's; params do not scale)."""
+    if pub is None:
+        return None
+    return percent_difference(cost.total.macs / images_per_input(cost) / MILLION,
+                              pub.macs_millions)
+
+
 def published_for(cost: "ModelCost"):
     from costlab.references import lookup_for_input
 
@@ -56,8 +71,7 @@ def published_dict(cost: "ModelCost") -> dict[str, Any] | None:
     return {
         "macs_m": pub.macs_millions, "params_m": pub.params_millions,
         "top1_percent": pub.top1_percent, "source": pub.source, "note": pub.note,
-        "macs_vs_published_pct": percent_difference(cost.total.macs / MILLION,
-                                                    pub.macs_millions),
+        "macs_vs_published_pct": macs_vs_published(cost, pub),
         "params_vs_published_pct": percent_difference(cost.total.params / MILLION,
                                                       pub.params_millions),
     }
@@ -94,8 +108,7 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
             "published_top1": pub.top1_percent if pub else None,
-            "macs_vs_published_pct": percent_difference(
-                t.macs / MILLION, pub.macs_millions if pub else None),
+            "macs_vs_published_pct": macs_vs_published(cost, pub),
             "params_vs_published_pct": percent_difference(
                 t.params / MILLION, pub.params_millions if pub else None),
             "macs_ratio": ratio["macs"],
@@ -161,8 +174,7 @@ def sweep_rows(result) -> list[dict[str, Any]]:
             **point, **totals_m(cost), "input": shape_text(shape),
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
-            "macs_vs_published_pct": percent_difference(
-                t.macs / MILLION, pub.macs_millions if pub else None),
+            "macs_vs_published_pct": macs_vs_published(cost, pub),
         })
     return rows
 

@@ -10,43 +10,6 @@ from costlab.report import export
 from costlab.report.renderers import render
 
 
-def test_write_atomic_replaces_whole_file(tmp_path):
-    target = tmp_path / "out.csv"
-    target.write_text("old contents that are longer than the new ones")
-    export.write_atomic(str(target), "new")
-    assert target.read_text() == "new"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary left behind
-
-
-def test_write_atomic_failure_keeps_old_file_and_no_temp(tmp_path, monkeypatch):
-    target = tmp_path / "out.json"
-    target.write_text("old")
-
-    def broken_replace(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(export.os, "replace", broken_replace)
-    with pytest.raises(UsageError, match="No space left on device"):
-        export.write_atomic(str(target), "new")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
-
-
-def test_check_writable_rejects_missing_dir_and_directories(tmp_path):
-    with pytest.raises(UsageError, match="does not exist"):
-        export.check_writable(str(tmp_path / "nope" / "x.csv"))
-    with pytest.raises(UsageError, match="is a directory"):
-        export.check_writable(str(tmp_path))
-
-
-@pytest.mark.parametrize("name,fmt", [("a.csv", "csv"), ("a.MD", "md"), ("a.json", "json"),
-                                      ("a.txt", "table"), ("a", "table"),
-                                      ("page.HTML", "html"), ("page.htm", "html")])
-def test_format_from_suffix(name, fmt):
-    assert export.format_for(None, name) == fmt
-    assert export.format_for("json", name) == "json"
-
-
 def test_analysis_payload_round_trip():
     cost = costlab.analyze("mobilenet_v1")
     payload = json.loads(render(export.analysis_document(cost, depth=1), "json"))
@@ -78,7 +41,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     umask = os.umask(0o022)
     try:

@@ -203,7 +203,8 @@ def test_cli_writes_markdown_and_csv(tmp_path):
     (["report", "table9"], "unknown report 'table9'"),
     (["report"], "name the reports to make, or give --all"),
     (["report", "--all", "guidelines_zoo"], "name the reports to make, or give --all"),
-    (["report", "--all", "--out-dir", "/no/such/dir"], "no such directory"),
+    (["report", "--all", "--out-dir", "/etc/hostname"], "/etc/hostname: it is not a directory"),
+    (["report", "--all", "--out-dir", "/proc/costlab"], "cannot write into /proc/costlab"),
     (["report", "guidelines_zoo", "--threads", "0"], "--threads must be >= 1"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args, message):
@@ -211,6 +212,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(args, message):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert message in result.stderr
+
+
+def test_missing_out_dir_is_created(tmp_path):
+    out = tmp_path / "new" / "reports"
+    result = CliRunner().invoke(app, ["report", "inception_v3_factorization", "--no-latency",
+                                      "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "inception_v3_factorization.csv", "inception_v3_factorization.md"]
 
 
 # ---------------------------------------------------------------------- staleness

@@ -128,9 +128,9 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch):
+def test_missing_matplotlib_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    with pytest.raises(CostlabError, match=r"pip install 'costlab\[plot\]'"):
+    with pytest.raises(CostlabError, match=r"plotting needs matplotlib: pip install matplotlib$"):
         plots.check_plot_path("figure.png")
 
 

@@ -71,12 +71,29 @@ def get(fmt: str) -> Renderer:
 
 
 def format_for(fmt: str | None, output: str | None) -> str:
-    """The chosen format, else the one ``output``'s suffix names, else the table."""
-    if fmt is None:
-        by_suffix = {s: r.format for r in load().values() for s in r.suffixes}
-        fmt = by_suffix.get(Path(output).suffix.lower(), DEFAULT_FORMAT) if output \
-            else DEFAULT_FORMAT
-    return get(fmt).format
+    """The format to write: ``fmt`` if given, else the one ``output``'s suffix names, else the
+    table. With ``output``, its suffix must agree: ``-o x.csv -f json``, an unknown suffix
+    (``-o x.xyz``) and no suffix without ``-f`` are usage errors, so the file's name never
+    lies about its content."""
+    if output is None:
+        return get(fmt or DEFAULT_FORMAT).format
+    renderers = load()
+    by_suffix = {s: r.format for r in renderers.values() for s in r.suffixes}
+    known = ", ".join(by_suffix)
+    suffix = Path(output).suffix.lower()
+    chosen = get(fmt).format if fmt is not None else None
+    if suffix and suffix not in by_suffix:
+        raise UsageError(f"cannot tell the format of {output}: {suffix} is not one of "
+                         f"{known}")
+    if not suffix:
+        if chosen is None:
+            raise UsageError(f"cannot tell the format of {output}: name it with one of "
+                             f"{known}, or give --format")
+        return chosen
+    if chosen is not None and by_suffix[suffix] != chosen:
+        raise UsageError(f"{output} names {by_suffix[suffix]} but --format is {chosen}: "
+                         "drop one, or make them agree")
+    return by_suffix[suffix]
 
 
 def render(document: "Document", fmt: str) -> str:

@@ -406,7 +406,7 @@ def check_names(names: Sequence[str]) -> list[str]:
 
 def write_report(report: PaperReport, context: ReportContext, out_dir: str | Path) -> list[Path]:
     """Write ``NAME.md`` and ``NAME.csv`` into ``out_dir``, each atomically."""
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     paths = [Path(out_dir) / f"{report.name}.md", Path(out_dir) / f"{report.name}.csv"]
     write_atomic(str(paths[0]), markdown(report, context))
@@ -416,19 +416,18 @@ def write_report(report: PaperReport, context: ReportContext, out_dir: str | Pat
 
 def plan_reports(names: Sequence[str], all_reports: bool, out_dir: str | Path) -> list[str]:
     """The reports to make, checked before any work: known names, and their files
-    writable in ``out_dir``."""
+    writable in ``out_dir`` (created, with its parents, if missing)."""
     from costlab.core.errors import UsageError
-    from costlab.report.export import check_writable
+    from costlab.report.output_files import check_directory, resolve_output
 
     if all_reports == bool(names):
         raise UsageError("name the reports to make, or give all_reports; reports: "
                          + ", ".join(REPORTS))
     chosen = list(REPORTS) if all_reports else check_names(names)
-    if not Path(out_dir).is_dir():
-        raise UsageError(f"out_dir {out_dir}: no such directory")
+    check_directory(str(out_dir))
     for name in chosen:
-        check_writable(str(Path(out_dir) / f"{name}.md"))
-        check_writable(str(Path(out_dir) / f"{name}.csv"))
+        resolve_output(str(Path(out_dir) / f"{name}.md"))
+        resolve_output(str(Path(out_dir) / f"{name}.csv"))
     return chosen
 
 
