@@ -91,6 +91,10 @@ class PlainGroup(typer.core.TyperGroup):
     """The costlab group: click's usage errors (``-w abc``, ``--bogus``, a missing argument)
     become one ``error:`` line with exit 2, like costlab's own."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = self.name or "costlab"  # usage lines say costlab, under a test runner too
+
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
