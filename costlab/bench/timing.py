@@ -10,6 +10,7 @@ synchronize, so the timing itself does not stall the GPU queue.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -30,6 +31,9 @@ class TimingPolicy:
     def __post_init__(self) -> None:
         if self.warmup_iters < 0 or self.min_iters < 1:
             raise UsageError("warm-up iterations must be >= 0 and iterations >= 1")
+        times = (self.warmup_s, self.min_s, self.max_s)
+        if not all(math.isfinite(t) for t in times):
+            raise UsageError("warm-up and measurement times must be finite numbers of seconds")
         if self.warmup_s < 0 or self.min_s < 0 or self.max_s <= 0:
             raise UsageError("warm-up and measurement times must be >= 0 (max-time > 0)")
 

@@ -76,7 +76,7 @@ def format_for(fmt: str | None, output: str | None) -> str:
     (``-o x.xyz``) and no suffix without ``-f`` are usage errors, so the file's name never
     lies about its content."""
     if output is None:
-        return get(fmt or DEFAULT_FORMAT).format
+        return get(DEFAULT_FORMAT if fmt is None else fmt).format
     renderers = load()
     by_suffix = {s: r.format for r in renderers.values() for s in r.suffixes}
     known = ", ".join(by_suffix)
