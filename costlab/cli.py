@@ -423,7 +423,8 @@ def bench(
         request = BenchRequest.for_bench(model, options, dtype=dtype,
                                          channels_last=channels_last, threads=timing.threads,
                                          policy=policy, memory=memory)
-        report = bench_over_ssh(device, request, remote_command=remote_costlab)
+        report = bench_over_ssh(device, request, remote_command=remote_costlab,
+                                rounds=timing.round_count())
     else:
         with progress_bar(f"timing {model}", out.fmt == "table") as progress:
             report = run_bench(model, options, device=device, dtype=dtype,

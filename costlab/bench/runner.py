@@ -158,6 +158,18 @@ class _Timed:
     rounds: list[Timing] = field(default_factory=list)
     peak: PeakMemory | None = None
 
+    @classmethod
+    def of(cls, report: BenchReport) -> "_Timed":
+        return cls(name=report.model, variant=report.variant,
+                   input_shapes=report.input_shapes, batch=report.batch,
+                   notes=list(report.notes), threads=report.threads, peak=report.peak_memory)
+
+    def add_round(self, report: BenchReport) -> None:
+        """The timings of ``report``'s rounds, after the ones already here."""
+        for samples in report.round_samples_ns():
+            self.rounds.append(Timing(first_call_ns=round(report.first_call_ms * 1e6),
+                                      warmup_iters=report.warmup_iters, samples_ns=samples))
+
 
 def _batch(prepared: Any) -> int:
     args = prepared.args
@@ -220,23 +232,22 @@ def _in_workers(models: Sequence[str], options: dict[str, Any], device: str, dty
                                device=device)
         for slot, data in zip(lineup, run_round(request)):
             report = BenchReport.from_dict(data)
-            if timed[slot] is None:
-                timed[slot] = _Timed(name=report.model, variant=report.variant,
-                                     input_shapes=report.input_shapes, batch=report.batch,
-                                     notes=list(report.notes), threads=report.threads,
-                                     peak=report.peak_memory)
-            timed[slot].rounds.append(Timing(
-                first_call_ns=round(report.first_call_ms * 1e6),
-                warmup_iters=report.warmup_iters, samples_ns=report.round_samples_ns()[0]))
+            timed[slot] = timed[slot] or _Timed.of(report)
+            timed[slot].add_round(report)
         iterations = len(timed[lineup[0]].rounds[-1].samples_ns)
         order += lineup * iterations  # each worker times its models round-robin
     if progress is not None:
         progress(1.0)
     done = [t for t in timed if t is not None]
     if memory and device != "cuda":
-        for t, m in zip(done, models):
-            t.peak = cpu_peak_in_subprocess(dict(model=m, options=options, device=device,
-                                                 dtype=dtype, channels_last=channels_last))
+        # after all timing, so the probes may run side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        requests = [dict(model=m, options=options, device=device, dtype=dtype,
+                         channels_last=channels_last) for m in models]
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            for t, peak in zip(done, pool.map(cpu_peak_in_subprocess, requests)):
+                t.peak = peak
     return done, order
 
 
@@ -267,7 +278,15 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
             timed, order = _in_this_process(models, options, device, dtype, channels_last,
                                             used_threads, policy, memory, progress, rounds)
         env = capture(device)
+    return _reports(timed, order, env, device=device, dtype=dtype,
+                    channels_last=channels_last, in_workers=in_workers)
+
+
+def _reports(timed: list[_Timed], order: list[int], env: Environment, *, device: str,
+             dtype: str, channels_last: bool, in_workers: bool) -> LatencyComparison:
+    """The comparison of models measured in the same rounds (``timed[m].rounds``)."""
     summary: RoundsSummary = summarize_rounds([[t.samples_ns for t in m.rounds] for m in timed])
+    rounds = len(timed[0].rounds)
     reports = []
     for t, stats, medians, cv in zip(timed, summary.stats, summary.round_medians_ms,
                                      summary.round_cvs):
@@ -290,6 +309,22 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
             round_sizes=[len(timing.samples_ns) for timing in t.rounds],
             round_medians_ms=medians, round_cv=cv))
     return LatencyComparison(reports, summary.ratios, [reports[i].model for i in order])
+
+
+def merge_rounds(rounds: Sequence[BenchReport]) -> BenchReport:
+    """One model's report from the reports of its rounds, each measured by a process of
+    its own (e.g. one ``serve-bench`` on a board per round); the first round's peak
+    memory, environment and notes."""
+    if not rounds:
+        raise ValueError("no rounds to merge")
+    first = rounds[0]
+    timed = _Timed.of(first)
+    for report in rounds:
+        timed.add_round(report)
+    comparison = _reports([timed], [0] * sum(len(r.samples_ms) for r in rounds),
+                          first.environment, device=first.device, dtype=first.dtype,
+                          channels_last=first.channels_last, in_workers=True)
+    return comparison.reports[0]
 
 
 def bench(model: Any, options: dict[str, Any] | None = None, **kwargs: Any) -> BenchReport:
