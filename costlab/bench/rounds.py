@@ -45,9 +45,7 @@ def worker_command() -> list[str]:
 def worker_environment() -> dict[str, str]:
     """This environment, with the directory of the costlab that is running first on the
     worker's PYTHONPATH, so the worker runs this same code (a checkout, not an install)."""
-    import costlab
-
-    root = str(Path(costlab.__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # costlab/bench/rounds.py -> the root
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     return env

@@ -117,3 +117,16 @@ def test_cuda_rounds_in_workers():
     c = bench_models([A, B], SMALL, device="cuda", policy=TINY, rounds=2)
     assert all(r.rounds_in_workers and r.round_sizes == [5, 5] for r in c.reports)
     assert c.reports[0].peak_memory.method == "torch.cuda.max_memory_allocated"
+
+
+def test_workers_run_this_checkout(monkeypatch):
+    import os
+    from pathlib import Path
+
+    import costlab
+    from costlab.bench.rounds import worker_command, worker_environment
+
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    path = worker_environment()["PYTHONPATH"].split(os.pathsep)
+    assert path == [str(Path(costlab.__file__).resolve().parent.parent), "/elsewhere"]
+    assert worker_command()[1:] == ["-m", "costlab", "serve-bench"]
