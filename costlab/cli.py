@@ -440,7 +440,7 @@ def bench(
 def serve_bench() -> None:
     """The board's side of ``bench --device ssh://``: one bench request (JSON) on stdin,
     its report (JSON) on stdout."""
-    from costlab.bench.protocol import serve
+    from costlab.bench.worker import serve
 
     sys.stdout.write(serve(sys.stdin.read()))
 

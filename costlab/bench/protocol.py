@@ -1,7 +1,8 @@
 """What a remote benchmark sends and gets back: a versioned bench request and report (JSON).
 
 The local costlab writes a :class:`BenchRequest` to ssh's stdin; the board's
-``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench` and writes
+``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench`
+(``bench.worker.serve``) and writes
 ``{"schema_version": N, "kind": "bench_report", "report": BenchReport.to_dict()}``.
 Both documents carry ``core.version.BENCH_PROTOCOL_SCHEMA_VERSION``, and each end checks it
 before reading anything else: a board running another schema is named as such, not misread.
@@ -89,7 +90,7 @@ _FIELD_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _json_object(text: str, what: str, error: type[CostlabError]) -> dict:
+def json_object(text: str, what: str, error: type[CostlabError]) -> dict:
     try:
         data = json.loads(text)
     except ValueError:
@@ -192,7 +193,7 @@ class BenchRequest:
 
     @classmethod
     def from_json(cls, text: str) -> "BenchRequest":
-        return cls.from_dict(_json_object(text, REQUEST_KIND, UsageError))
+        return cls.from_dict(json_object(text, REQUEST_KIND, UsageError))
 
 
 def report_envelope(report: Any) -> dict:
@@ -204,7 +205,7 @@ def report_envelope(report: Any) -> dict:
 def read_report_envelope(text: str, where: str) -> dict:
     """The report dict inside ``serve-bench``'s reply from ``where`` (a board's name); the
     envelope's schema version is checked before anything else is read."""
-    data = _json_object(text, f"reply from {where}", CostlabError)
+    data = json_object(text, f"reply from {where}", CostlabError)
     version = data.get("schema_version")
     if version != BENCH_PROTOCOL_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {where} writes bench reports of schema {version}; "
@@ -280,7 +281,7 @@ def round_envelope(reports: list[Any]) -> dict:
 
 def read_round_envelope(text: str) -> list[dict]:
     """The report dicts of a round worker's reply, its schema version checked first."""
-    data = _json_object(text, "reply of a bench worker", CostlabError)
+    data = json_object(text, "reply of a bench worker", CostlabError)
     if data.get("schema_version") != BENCH_PROTOCOL_SCHEMA_VERSION:
         raise CostlabError(f"a bench worker replied with schema {data.get('schema_version')}, "
                            f"this costlab reads {BENCH_PROTOCOL_SCHEMA_VERSION}: is another "
@@ -291,20 +292,3 @@ def read_round_envelope(text: str) -> list[dict]:
         raise CostlabError(f"a bench worker replied with JSON that is not a "
                            f"{ROUND_REPORT_KIND}")
     return reports
-
-
-def serve(request_text: str) -> str:
-    """The worker's side: one request's JSON in, its report envelope's JSON out. A board
-    gets bench requests; a local round worker gets round requests."""
-    from costlab.bench.runner import bench, bench_models
-
-    data = _json_object(request_text, REQUEST_KIND, UsageError)
-    if data.get("kind") == ROUND_REQUEST_KIND:
-        request = RoundRequest.from_dict(data)
-        # one round, here; on CUDA the allocator's peak is read here too, where the model ran
-        settings = {**request.bench.bench_settings(), "device": request.device, "rounds": 1}
-        comparison = bench_models(request.models, request.bench.bench_options(), **settings)
-        return json.dumps(round_envelope(comparison.reports)) + "\n"
-    request = BenchRequest.from_dict(data)
-    report = bench(request.model, request.bench_options(), **request.bench_settings())
-    return json.dumps(report_envelope(report)) + "\n"

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from costlab.bench.protocol import BenchRequest, RoundRequest, serve
+from costlab.bench.protocol import BenchRequest, RoundRequest
+from costlab.bench.worker import serve
 from costlab.bench.rounds import rotation, schedule
 from costlab.bench.runner import BenchReport, LatencyComparison, bench_models
 from costlab.bench.stats import RatioEstimate

@@ -94,6 +94,10 @@ def test_hierarchical_bootstrap_draws_rounds_then_samples():
     assert set(np.unique(medians)) <= {k / 2 for k in range(2, 11)}
     assert len(np.unique(medians)) > 3  # the rounds themselves were resampled
     assert np.array_equal(medians, hierarchical_bootstrap_medians([rounds], resamples=500))
+    # a long round is stood for by MAX_DRAWS_PER_ROUND draws; the statistic is the same kind
+    long = [np.full(50_000, float(k)) for k in range(1, 6)]
+    assert set(np.unique(hierarchical_bootstrap_medians([long], resamples=50))) <= \
+        {k / 2 for k in range(2, 11)}
     with pytest.raises(ValueError, match="same rounds"):
         hierarchical_bootstrap_medians([rounds, rounds[:2]])
     with pytest.raises(ValueError, match="at least one sample"):
