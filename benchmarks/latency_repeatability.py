@@ -52,7 +52,7 @@ def run_compare(models: list[str], threads: int, extra: list[str]) -> dict:
 
 def containment(rows: list[dict]) -> list[int]:
     """For each run, how many of the other runs' ratios its interval contains."""
-    return [sum(other["ci_low"] <= other["ratio"] <= row["ci_high"]
+    return [sum(row["ci_low"] <= other["ratio"] <= row["ci_high"]
                 for j, other in enumerate(rows) if j != i)
             for i, row in enumerate(rows)]
 
