@@ -211,18 +211,35 @@ def _in_this_process(models: Sequence[Any], options: dict[str, Any], device: str
     return timed, order
 
 
-def _in_workers(models: Sequence[str], options: dict[str, Any], device: str, dtype: str,
-                channels_last: bool, threads: int | None, policy: TimingPolicy, memory: bool,
-                progress: Progress | None, rounds: int) -> tuple[list[_Timed], list[int]]:
+def _worker_settings(models: Sequence[Any], options: dict[str, Any], device: str = "cpu",
+                     **settings: Any):
+    """The bench request a round worker gets, or None when the models or options cannot
+    travel as JSON (modules, objects among the model's keyword arguments) or the device is
+    not one a worker takes."""
+    import json
+
+    from costlab.bench.protocol import BenchRequest, RoundRequest
+
+    if not all(isinstance(m, str) for m in models):
+        return None
+    try:
+        request = BenchRequest.for_bench(models[0], options, memory=False, **settings)
+        RoundRequest.from_dict(json.loads(RoundRequest(models=list(models), bench=request,
+                                                       device=device).to_json()))
+    except (TypeError, ValueError, UsageError):
+        return None
+    return request
+
+
+def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, device: str,
+                dtype: str, channels_last: bool, memory: bool, progress: Progress | None,
+                rounds: int) -> tuple[list[_Timed], list[int]]:
     """Each round in a fresh worker process (``bench.rounds``), the order rotated."""
     from costlab.bench.emulation import refuse_under_emulation
-    from costlab.bench.protocol import BenchRequest, RoundRequest
+    from costlab.bench.protocol import RoundRequest
     from costlab.bench.rounds import run_round, schedule
 
     refuse_under_emulation()  # before starting workers that would each refuse
-    settings = BenchRequest.for_bench(models[0], options, dtype=dtype,
-                                      channels_last=channels_last, threads=threads,
-                                      policy=policy, memory=False)
     timed: list[_Timed | None] = [None] * len(models)
     order: list[int] = []
     for r, lineup in enumerate(schedule(len(models), rounds)):
@@ -259,9 +276,10 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
     """Time ``models`` (names, specifiers or modules) interleaved on ``device``.
 
     ``rounds`` > 1 measures in rounds, each meeting ``policy``: for names and specifiers
-    each round is a fresh worker process, for modules (which cannot be sent to one) a
-    round in this process. The model order rotates between rounds; the intervals come from
-    the hierarchical bootstrap over the rounds (``stats.summarize_rounds``).
+    each round is a fresh worker process, for modules or options that are not JSON (which
+    cannot be sent to one) a round in this process. The model order rotates between
+    rounds; the intervals come from the hierarchical bootstrap over the rounds
+    (``stats.summarize_rounds``).
     """
     options = dict(options or {})
     policy = policy or TimingPolicy()
@@ -269,11 +287,14 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
         raise UsageError(f"rounds must be an integer >= 1, got {rounds!r}")
     if not models:
         raise UsageError("nothing to time")
-    in_workers = rounds > 1 and all(isinstance(m, str) for m in models)
+    settings = _worker_settings(models, options, device, dtype=dtype,
+                                channels_last=channels_last, threads=threads,
+                                policy=policy) if rounds > 1 else None
+    in_workers = settings is not None
     with torch_threads(threads) as used_threads, cudnn_benchmark(device):
         if in_workers:
-            timed, order = _in_workers(list(models), options, device, dtype, channels_last,
-                                       threads, policy, memory, progress, rounds)
+            timed, order = _in_workers(list(models), options, settings, device, dtype,
+                                       channels_last, memory, progress, rounds)
         else:
             timed, order = _in_this_process(models, options, device, dtype, channels_last,
                                             used_threads, policy, memory, progress, rounds)
@@ -294,8 +315,8 @@ def _reports(timed: list[_Timed], order: list[int], env: Environment, *, device:
         first_calls = sorted(timing.first_call_ns for timing in t.rounds)
         notes = list(t.notes)
         if rounds > 1 and not in_workers:
-            notes.append(f"{rounds} rounds in this process: a model given as a module "
-                         "cannot be sent to a worker process")
+            notes.append(f"{rounds} rounds in this process: a model given as a module, or "
+                         "options that are not JSON, cannot be sent to a worker process")
         reports.append(BenchReport(
             model=t.name, variant=t.variant, input_shapes=t.input_shapes, device=device,
             batch=t.batch, dtype=dtype, channels_last=channels_last, threads=t.threads,

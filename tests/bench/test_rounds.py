@@ -131,3 +131,14 @@ def test_workers_run_this_checkout(monkeypatch):
     path = worker_environment()["PYTHONPATH"].split(os.pathsep)
     assert path == [str(Path(costlab.__file__).resolve().parent.parent), "/elsewhere"]
     assert worker_command()[1:] == ["-m", "costlab", "serve-bench"]
+
+
+def test_options_that_cannot_travel_keep_the_rounds_here():
+    from costlab.bench.runner import _worker_settings
+
+    assert _worker_settings([A, B], SMALL, policy=TINY) is not None
+    assert _worker_settings([A, torch.nn.ReLU()], SMALL, policy=TINY) is None
+    assert _worker_settings([A], {**SMALL, "model_kwargs": {"act": torch.nn.ReLU}},
+                            policy=TINY) is None
+    assert _worker_settings([A], {**SMALL, "width": [1, 2]}, policy=TINY) is None
+    assert _worker_settings([A], SMALL, "mps", policy=TINY) is None
