@@ -13,7 +13,8 @@ TINY = ["--warmup", "1", "--warmup-time", "0", "--iters", "5", "--min-time", "0"
 def test_bench_table_names_everything():
     out = ok("bench", "block:conv3x3", *TINY)
     for word in ("median ms", "95% CI", "p99", "IQR/med", "samples/s", "first call",
-                 "CPU:", "torch threads", "Latency: wall time"):
+                 "CPU:", "torch threads", "Latency: wall time", "rounds", "round CV",
+                 "they cover the noise within this run only"):
         assert word in out, word
 
 
