@@ -136,7 +136,7 @@ _FLAG_FOR_ARGUMENT = (
     (re.compile(r"\bmodel_kwargs\b"), "--kwargs"),
     (re.compile(r"\binput_kwargs\b"), "--kwargs-inputs"),
     (re.compile(r"\bdevice=(?=\w)"), "--device "),
-    (re.compile(r"^(iters|depth|threads) must be"), r"--\1 must be"),
+    (re.compile(r"^(iters|depth|threads|rounds) must be"), r"--\1 must be"),
     (re.compile(r"\ball_reports\b"), "--all"),
     (re.compile(r"\bout_dir\b"), "--out-dir"),
 )
@@ -327,6 +327,17 @@ class TimingOptions:
                                         help="seconds of timed calls, at least (default 1)")
     max_time: Optional[float] = _option(None, "--max-time",
                                         help="seconds of timed calls, at most (default 30)")
+    rounds: Optional[int] = _option(None, "--rounds",
+                                    help="rounds, each a fresh process timing the models "
+                                         "interleaved (default 5; --quick: 1, in-process)")
+
+    def round_count(self) -> int:
+        """--rounds, else 1 with --quick, else the default number of rounds."""
+        from costlab.bench.rounds import DEFAULT_ROUNDS
+
+        if self.rounds is not None:
+            return self.rounds
+        return 1 if self.quick else DEFAULT_ROUNDS
 
     def policy(self, **changes: Any):
         """The timing policy: quick or default, with these options and ``changes`` applied."""
@@ -529,12 +540,14 @@ def bench(
         request = BenchRequest.for_bench(model, options, dtype=dtype,
                                          channels_last=channels_last, threads=timing.threads,
                                          policy=policy, memory=memory)
-        report = bench_over_ssh(device, request, remote_command=remote_costlab)
+        report = bench_over_ssh(device, request, remote_command=remote_costlab,
+                                rounds=timing.round_count())
     else:
         with progress_bar(f"timing {model}", out.fmt == "table") as progress:
             report = run_bench(model, options, device=device, dtype=dtype,
                                channels_last=channels_last, threads=timing.threads,
-                               policy=policy, memory=memory, progress=progress)
+                               policy=policy, memory=memory, progress=progress,
+                               rounds=timing.round_count())
     _emit(bench_document([report]), out.fmt, out.output)
     _draw_plot(plot, bench_figure, [report])
 
@@ -544,7 +557,7 @@ def bench(
 def serve_bench() -> None:
     """The board's side of ``bench --device ssh://``: one bench request (JSON) on stdin,
     its report (JSON) on stdout."""
-    from costlab.bench.protocol import serve
+    from costlab.bench.worker import serve
 
     sys.stdout.write(serve(sys.stdin.read()))
 
@@ -573,7 +586,8 @@ def compare(
     out = out.checked(plot=plot)
     with progress_bar("timing", latency and out.fmt == "table") as progress:
         latency_options = dict(device=latency_device, threads=timing.threads,
-                               progress=progress, policy=timing.policy())
+                               progress=progress, policy=timing.policy(),
+                               rounds=timing.round_count())
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
                                     **model_options.api_kwargs(), **count.api_kwargs())
     _emit(comparison_document(comparison), out.fmt, out.output)

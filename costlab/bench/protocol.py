@@ -1,13 +1,18 @@
 """What a remote benchmark sends and gets back: a versioned bench request and report (JSON).
 
 The local costlab writes a :class:`BenchRequest` to ssh's stdin; the board's
-``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench` and writes
+``costlab serve-bench`` reads it, runs :func:`costlab.bench.runner.bench`
+(``bench.worker.serve``) and writes
 ``{"schema_version": N, "kind": "bench_report", "report": BenchReport.to_dict()}``.
 Both documents carry ``core.version.BENCH_PROTOCOL_SCHEMA_VERSION``, and each end checks it
 before reading anything else: a board running another schema is named as such, not misread.
 
 The request holds the library's keyword arguments (``input_shape``, ``model_kwargs``,
 knobs ...), not command-line flags, so the CLI's option names can change freely.
+
+The same command is the worker of a local measurement in rounds (``bench.rounds``): a
+:class:`RoundRequest` (several models, timed interleaved in one fresh process, on the CPU or
+CUDA) gets ``{"schema_version": N, "kind": "bench_round_report", "reports": [...]}`` back.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ REQUEST_KIND = "bench_request"
 REPORT_KIND = "bench_report"
 # the library's options that are not knobs; every other key of an options dict is a knob
 RUN_OPTIONS = ("input_shape", "batch", "resolution", "model_kwargs", "input_kwargs")
+ROUND_REQUEST_KIND = "bench_round_request"
+ROUND_REPORT_KIND = "bench_round_report"
+WORKER_DEVICES = ("cpu", "cuda")
 
 
 def _is_int(value: Any) -> bool:
@@ -82,7 +90,7 @@ _FIELD_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _json_object(text: str, what: str, error: type[CostlabError]) -> dict:
+def json_object(text: str, what: str, error: type[CostlabError]) -> dict:
     try:
         data = json.loads(text)
     except ValueError:
@@ -168,11 +176,7 @@ class BenchRequest:
     @classmethod
     def from_dict(cls, data: dict) -> "BenchRequest":
         """A request read back; its schema version is checked first, then every field."""
-        version = data.get("schema_version")
-        if version != BENCH_PROTOCOL_SCHEMA_VERSION:
-            raise UsageError(f"this costlab ({__version__}) reads bench requests of schema "
-                             f"{BENCH_PROTOCOL_SCHEMA_VERSION}; the request is schema {version}: "
-                             "install the same costlab version on both machines")
+        _check_version(data)
         if data.get("kind") != REQUEST_KIND:
             raise UsageError(f"expected a {REQUEST_KIND}, got kind {data.get('kind')!r}")
         missing = [name for name in _FIELD_TYPES if name not in data]
@@ -189,7 +193,7 @@ class BenchRequest:
 
     @classmethod
     def from_json(cls, text: str) -> "BenchRequest":
-        return cls.from_dict(_json_object(text, REQUEST_KIND, UsageError))
+        return cls.from_dict(json_object(text, REQUEST_KIND, UsageError))
 
 
 def report_envelope(report: Any) -> dict:
@@ -201,7 +205,7 @@ def report_envelope(report: Any) -> dict:
 def read_report_envelope(text: str, where: str) -> dict:
     """The report dict inside ``serve-bench``'s reply from ``where`` (a board's name); the
     envelope's schema version is checked before anything else is read."""
-    data = _json_object(text, f"reply from {where}", CostlabError)
+    data = json_object(text, f"reply from {where}", CostlabError)
     version = data.get("schema_version")
     if version != BENCH_PROTOCOL_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {where} writes bench reports of schema {version}; "
@@ -214,10 +218,77 @@ def read_report_envelope(text: str, where: str) -> dict:
     return data["report"]
 
 
-def serve(request_text: str) -> str:
-    """The board's side: one request's JSON in, its report envelope's JSON out."""
-    from costlab.bench.runner import bench
+def _check_version(data: dict) -> None:
+    version = data.get("schema_version")
+    if version != BENCH_PROTOCOL_SCHEMA_VERSION:
+        raise UsageError(f"this costlab ({__version__}) reads bench requests of schema "
+                         f"{BENCH_PROTOCOL_SCHEMA_VERSION}; the request is schema {version}: "
+                         "install the same costlab version on both machines")
 
-    request = BenchRequest.from_json(request_text)
-    report = bench(request.model, request.bench_options(), **request.bench_settings())
-    return json.dumps(report_envelope(report)) + "\n"
+
+@dataclass(frozen=True, kw_only=True)
+class RoundRequest:
+    """One round of a measurement in rounds: ``models`` timed interleaved, in this order,
+    in a fresh worker process on this machine. ``bench`` carries the model options and the
+    settings as for a board (its ``model`` is the first of ``models``); ``device`` is the
+    local device, cpu or cuda."""
+
+    models: list[str]
+    bench: BenchRequest
+    device: str = "cpu"
+    schema_version: int = BENCH_PROTOCOL_SCHEMA_VERSION
+    kind: str = ROUND_REQUEST_KIND
+
+    def to_dict(self) -> dict:
+        return {"schema_version": self.schema_version, "kind": self.kind,
+                "models": list(self.models), "device": self.device,
+                "bench": self.bench.to_dict()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RoundRequest":
+        """A round request read back: schema version first, then every field."""
+        _check_version(data)
+        if data.get("kind") != ROUND_REQUEST_KIND:
+            raise UsageError(f"expected a {ROUND_REQUEST_KIND}, got kind {data.get('kind')!r}")
+        names = {"schema_version", "kind", "models", "device", "bench"}
+        if set(data) != names:
+            missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+            raise UsageError(f"malformed {ROUND_REQUEST_KIND}: {'; '.join(parts)}")
+        models = data["models"]
+        if not isinstance(models, list) or not models or \
+                not all(isinstance(m, str) and m for m in models):
+            raise UsageError(f"malformed {ROUND_REQUEST_KIND}: models must be a list of model "
+                             "names or specifiers")
+        if data["device"] not in WORKER_DEVICES:
+            raise UsageError(f"malformed {ROUND_REQUEST_KIND}: device must be one of "
+                             f"{', '.join(WORKER_DEVICES)}, got {json.dumps(data['device'])}")
+        if not isinstance(data["bench"], dict):
+            raise UsageError(f"malformed {ROUND_REQUEST_KIND}: bench must be a bench_request")
+        return cls(models=list(models), bench=BenchRequest.from_dict(data["bench"]),
+                   device=data["device"])
+
+
+def round_envelope(reports: list[Any]) -> dict:
+    """What a round's worker writes: each model's ``BenchReport``, in the request's order."""
+    return {"schema_version": BENCH_PROTOCOL_SCHEMA_VERSION, "kind": ROUND_REPORT_KIND,
+            "reports": [r.to_dict() for r in reports]}
+
+
+def read_round_envelope(text: str) -> list[dict]:
+    """The report dicts of a round worker's reply, its schema version checked first."""
+    data = json_object(text, "reply of a bench worker", CostlabError)
+    if data.get("schema_version") != BENCH_PROTOCOL_SCHEMA_VERSION:
+        raise CostlabError(f"a bench worker replied with schema {data.get('schema_version')}, "
+                           f"this costlab reads {BENCH_PROTOCOL_SCHEMA_VERSION}: is another "
+                           "costlab first on the worker's PYTHONPATH?")
+    reports = data.get("reports")
+    if data.get("kind") != ROUND_REPORT_KIND or not isinstance(reports, list) or \
+            not all(isinstance(r, dict) for r in reports):
+        raise CostlabError(f"a bench worker replied with JSON that is not a "
+                           f"{ROUND_REPORT_KIND}")
+    return reports

@@ -334,14 +334,34 @@ def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) 
 
 
 def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | None = None,
-                   client: SshClient | None = None):
+                   client: SshClient | None = None, rounds: int = 1):
     """The :class:`~costlab.bench.runner.BenchReport` of ``request`` run on the board
-    ``device`` names; ``remote_command`` is ``--remote-costlab``."""
+    ``device`` names; ``remote_command`` is ``--remote-costlab``. With ``rounds`` > 1 the
+    board runs the request that many times, each a fresh ``serve-bench`` process (peak
+    memory in the first only), and the rounds are merged as local rounds are."""
+    from dataclasses import replace as replaced
+
+    from costlab.bench.runner import merge_rounds
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise UsageError(f"rounds must be an integer >= 1, got {rounds!r}")
+    target = parse_ssh_url(device)
+    client = client or SshClient.from_env(remote_command=remote_command)
+    reports = [_one_remote_round(target, request if r == 0 else replaced(request, memory=False),
+                                 client)
+               for r in range(rounds)]
+    report = reports[0] if rounds == 1 else merge_rounds(reports)
+    if remote_model(request.model)[0] is not None:
+        report.model = request.model  # the name of the file here, not of its copy
+    report.notes.append(f"measured on {target} (its CPU) over ssh"
+                        + (f", {rounds} rounds, each a fresh process" if rounds > 1 else ""))
+    return report
+
+
+def _one_remote_round(target: SshTarget, request: BenchRequest, client: SshClient):
     from costlab.bench.runner import BenchReport
     from costlab.core.version import BENCH_REPORT_SCHEMA_VERSION
 
-    target = parse_ssh_url(device)
-    client = client or SshClient.from_env(remote_command=remote_command)
     data = run_remote_bench(target, request, client=client)
     if data.get("schema_version") != BENCH_REPORT_SCHEMA_VERSION:
         raise CostlabError(f"costlab on {target.host} writes bench schema "
@@ -349,11 +369,7 @@ def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | 
                            f"{BENCH_REPORT_SCHEMA_VERSION}: install the same costlab version "
                            "on both")
     try:
-        report = BenchReport.from_dict(data)
+        return BenchReport.from_dict(data)
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise CostlabError(f"cannot read the report from {target.host} ({exc}): install "
                            "the same costlab version on both") from None
-    if remote_model(request.model)[0] is not None:
-        report.model = request.model  # the name of the file here, not of its copy
-    report.notes.append(f"measured on {target} (its CPU) over ssh")
-    return report

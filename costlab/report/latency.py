@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 BENCH_COLUMNS = ["model", "variant", "input", "device", "dtype", "threads", "median_ms",
                  "ci_low_ms", "ci_high_ms", "mean_ms", "std_ms", "min_ms", "p90_ms", "p99_ms",
                  "iqr_ms", "iqr_over_median", "throughput_per_s", "iterations", "measured_s",
-                 "first_call_ms", "peak_memory_mb", "model_memory_mb"]
+                 "first_call_ms", "peak_memory_mb", "model_memory_mb", "rounds", "round_cv"]
 
 
 def bench_rows(reports: Sequence["BenchReport"]) -> list[dict[str, Any]]:
@@ -36,6 +36,7 @@ def bench_rows(reports: Sequence["BenchReport"]) -> list[dict[str, Any]]:
             "first_call_ms": r.first_call_ms,
             "peak_memory_mb": r.peak_memory.peak_mb if r.peak_memory else None,
             "model_memory_mb": r.peak_memory.model_mb if r.peak_memory else None,
+            "rounds": r.rounds, "round_cv": r.round_cv,
         })
     return rows
 
@@ -48,12 +49,17 @@ def bench_frame(reports: Sequence["BenchReport"]) -> "pd.DataFrame":
 
 LATENCY_COLUMNS = ["latency_median_ms", "latency_ci_low_ms", "latency_ci_high_ms",
                    "latency_iqr_over_median", "latency_ratio", "latency_ratio_ci_low",
-                   "latency_ratio_ci_high", "latency_verdict"]
+                   "latency_ratio_ci_high", "latency_verdict", "latency_rounds",
+                   "latency_round_cv", "latency_ratio_round_cv"]
+# the verdict as a sentence says it; the data keep the word
+VERDICT_WORDS = {"indistinguishable": "no clear difference"}
 
 
 def latency_cells(comparison: "LatencyComparison | None", index: int) -> dict[str, Any]:
     """The latency columns of one timed model: median, its CI and spread, its ratio to the
-    first model with that ratio's CI and verdict. Empty when latency was not measured."""
+    first model with that ratio's CI and verdict, the number of rounds and the spread
+    between rounds (coefficients of variation of the round medians and of the round
+    ratios). Empty when latency was not measured."""
     if comparison is None:
         return {}
     stats = comparison.reports[index].stats
@@ -61,12 +67,27 @@ def latency_cells(comparison: "LatencyComparison | None", index: int) -> dict[st
     return dict(zip(LATENCY_COLUMNS, (
         stats.median_ms, stats.ci_low_ms, stats.ci_high_ms, stats.iqr_over_median,
         ratio.ratio, ratio.ci_low, ratio.ci_high,
-        "baseline" if index == 0 else ratio.verdict)))
+        "baseline" if index == 0 else ratio.verdict, comparison.reports[index].rounds,
+        comparison.reports[index].round_cv, ratio.round_cv)))
+
+
+def interval_text(report: "BenchReport") -> str:
+    """How the 95% CIs were formed."""
+    if report.rounds == 1:
+        return ("95% CIs: percentile bootstrap of one round; they cover the noise within "
+                "this run only, not the drift between runs (--rounds)")
+    where = "each a fresh process" if report.rounds_in_workers else "in this process"
+    return (f"95% CIs: hierarchical bootstrap over {report.rounds} rounds ({where}, the "
+            "order rotated): rounds resampled, then samples within each round; widened "
+            f"for {report.rounds} rounds")
 
 
 def _notes(reports: Sequence["BenchReport"]) -> list[str]:
-    lines = []
+    lines = [interval_text(reports[0])] if reports else []
     for r in reports:
+        if r.rounds > 1:
+            medians = ", ".join(_ms(m) for m in r.round_medians_ms)
+            lines.append(f"{r.model}: round medians {medians} ms (CV {r.round_cv:.1%})")
         lines += [f"{r.model}: warning: {w}" for w in r.warnings]
         lines += [f"{r.model}: note: {n}" for n in r.notes]
         if r.peak_memory:
@@ -99,6 +120,8 @@ def _bench_table(reports: Sequence["BenchReport"]) -> Table:
                      number("iqr_over_median", "IQR/med", lambda v: f"{v:.1%}"),
                      number("throughput_per_s", "samples/s", lambda v: f"{v:,.1f}"),
                      number("iterations", "iters"),
+                     number("rounds", "rounds"),
+                     number("round_cv", "round CV", lambda v: f"{v:.1%}"),
                      number("measured_s", "measured s", lambda v: f"{v:.2f}", unit="s"),
                      number("first_call_ms", "first call ms", _ms, unit="ms"),
                      number("peak_memory_mb", "peak MB",
@@ -131,10 +154,15 @@ def latency_comparison_blocks(comparison: "LatencyComparison") -> list[Block]:
     rows = []
     for i, report in enumerate(comparison.reports):
         row = latency_cells(comparison, i)
+        ratios = comparison.ratios[i].round_ratios
         rows.append({**row, "model": report.model,
                      "ci": f"{_ms(row['latency_ci_low_ms'])}-{_ms(row['latency_ci_high_ms'])}",
                      "ratio_ci": f"{row['latency_ratio_ci_low']:.2f}-"
-                                 f"{row['latency_ratio_ci_high']:.2f}"})
+                                 f"{row['latency_ratio_ci_high']:.2f}",
+                     "round_ratios": f"{min(ratios):.2f}-{max(ratios):.2f}"
+                                     if len(ratios) > 1 and i else "-",
+                     "verdict": VERDICT_WORDS.get(row["latency_verdict"],
+                                                  row["latency_verdict"])})
     table = Table(title="measured latency, interleaved", caption=conventions.LATENCY,
                   views=ONLY_SCREEN, rows=rows, columns=[
                       Column(key="model", label="model"),
@@ -142,7 +170,9 @@ def latency_comparison_blocks(comparison: "LatencyComparison") -> list[Block]:
                       number("ci", "95% CI", unit="ms"),
                       number("latency_ratio", "latency x", lambda v: f"{v:.2f}x"),
                       number("ratio_ci", "ratio 95% CI"),
-                      Column(key="latency_verdict", label="verdict")])
+                      number("latency_rounds", "rounds"),
+                      number("round_ratios", "round ratios"),
+                      Column(key="verdict", label="verdict")])
     return [table,
             note(*comparison.summary_lines(), *_notes(comparison.reports), views=ONLY_SCREEN),
             caption(*comparison.reports[0].environment.lines(), views=ONLY_SCREEN)]

@@ -58,7 +58,9 @@ def compare(models: Sequence[Any], *, latency: bool = False,
     """Analyze each model with the same options and line them up with published numbers.
 
     With ``latency``, also time them interleaved on the CPU (or ``latency_options``'
-    device) with ``bench.runner.bench_models``; ``latency_options`` are its keywords.
+    device) with ``bench.runner.bench_models``; ``latency_options`` are its keywords. The
+    timing runs in ``bench.rounds.DEFAULT_ROUNDS`` rounds (fresh worker processes) unless
+    ``latency_options`` names ``rounds``, as ``costlab compare --latency`` does.
     """
     if len(models) < 1:
         raise UsageError("compare needs at least one model")
@@ -66,9 +68,11 @@ def compare(models: Sequence[Any], *, latency: bool = False,
     published = [lookup_for_input(c.name, c.info.knobs, c.info.input_shapes) for c in costs]
     comparison = ModelComparison(costs=costs, published=published)
     if latency:
+        from costlab.bench.rounds import DEFAULT_ROUNDS
         from costlab.bench.runner import bench_models
 
         model_options = {k: v for k, v in options.items()
                          if k not in ("device", "dtype", "formulas")}
-        comparison.latency = bench_models(models, model_options, **(latency_options or {}))
+        timing = {"rounds": DEFAULT_ROUNDS, **(latency_options or {})}
+        comparison.latency = bench_models(models, model_options, **timing)
     return comparison

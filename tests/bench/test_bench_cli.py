@@ -7,13 +7,14 @@ import pandas as pd
 from tests.cli_helpers import fails, ok
 
 TINY = ["--warmup", "1", "--warmup-time", "0", "--iters", "5", "--min-time", "0",
-        "--no-memory", "-i", "1,8,12,12"]
+        "--no-memory", "-i", "1,8,12,12", "--rounds", "1"]
 
 
 def test_bench_table_names_everything():
     out = ok("bench", "block:conv3x3", *TINY)
     for word in ("median ms", "95% CI", "p99", "IQR/med", "samples/s", "first call",
-                 "CPU:", "torch threads", "Latency: wall time"):
+                 "CPU:", "torch threads", "Latency: wall time", "rounds", "round CV",
+                 "they cover the noise within this run only"):
         assert word in out, word
 
 
@@ -33,6 +34,8 @@ def test_bench_errors_are_one_line():
     assert "--threads" in fails("bench", "block:conv3x3", *TINY, "--threads", "0")
     assert "dtype" in fails("bench", "block:conv3x3", *TINY, "--dtype", "int8")
     assert "iterations" in fails("bench", "block:conv3x3", *TINY, "--iters", "0")
+    assert "--rounds must be an integer >= 1, got 0" in fails("bench", "block:conv3x3", *TINY,
+                                                              "--rounds", "0")
 
 
 def test_compare_latency_adds_ratio_and_verdict():
@@ -43,6 +46,33 @@ def test_compare_latency_adds_ratio_and_verdict():
     assert rows[1]["latency_verdict"] in ("faster", "slower", "indistinguishable")
     assert data["latency_order"][:2] == ["block:conv3x3", "block:conv3x3"]
     assert any("the latency of block:conv3x3" in s for s in data["summary"])
+
+
+def test_compare_latency_in_rounds_reports_them():
+    data = json.loads(ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
+                         "--min-time", "0", "-i", "1,8,12,12", "--rounds", "2", "-f", "json"))
+    rows = data["models"]
+    assert [r["latency_rounds"] for r in rows] == [2, 2]
+    assert rows[0]["latency_ratio_round_cv"] == 0.0 and rows[1]["latency_round_cv"] >= 0
+    assert [r["rounds"] for r in data["latency"]] == [2, 2]
+    assert all(len(r["round_medians_ms"]) == 2 and r["rounds_in_workers"]
+               for r in data["latency"])
+    n = data["latency"][0]["round_sizes"][0]
+    assert data["latency_order"] == ["block:conv3x3", "block:conv5x5"] * n + \
+        ["block:conv5x5", "block:conv3x3"] * data["latency"][0]["round_sizes"][1]
+    assert any("2 rounds, each a fresh process; round ratios" in s for s in data["summary"])
+    table = ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
+               "--min-time", "0", "-i", "1,8,12,12", "--rounds", "2")
+    for word in ("round ratios", "hierarchical bootstrap over 2 rounds", "round medians"):
+        assert word in table, word
+
+
+def test_quick_is_one_round_and_says_so():
+    data = json.loads(ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
+                         "--min-time", "0", "-i", "1,8,12,12", "-f", "json"))
+    assert data["models"][1]["latency_rounds"] == 1
+    assert any("1 round: the interval covers the noise within this run only" in s
+               for s in data["summary"])
 
 
 def test_guidelines_latency_adds_measured_g4_share():

@@ -459,7 +459,7 @@ def test_missing_remote_costlab_is_one_line(board):
 # --- the real costlab bench on the board -----------------------------------------------------
 
 TINY_POLICY = ["--warmup", "1", "--warmup-time", "0", "--iters", "3", "--min-time", "0",
-               "--max-time", "2"]
+               "--max-time", "2", "--rounds", "1"]
 TINY = TimingPolicy(warmup_iters=1, warmup_s=0, min_iters=3, min_s=0, max_s=2)
 TINY_NET = '''\
 from torch import nn
@@ -530,13 +530,15 @@ def test_bench_command_runs_a_user_file_on_the_board(board, tmp_path):
     net.write_text(TINY_NET)
     result, payload = _bench_json([f"{net}:Tiny", "--input", "2,8", "--device", board.url,
                                    "--remote-costlab", LOCAL_COSTLAB, "--no-memory",
-                                   *TINY_POLICY], env=_cli_env(board))
+                                   *TINY_POLICY, "--rounds", "2"], env=_cli_env(board))
     assert result.exit_code == 0, result.stderr
     report = payload["reports"][0]
     assert report["model"] == f"{net}:Tiny"
     assert report["input_shapes"] == [[2, 8]] and report["batch"] == 2
     assert report["peak_memory"] is None  # --no-memory was forwarded
-    assert report["notes"][-1] == f"measured on {board.url} (its CPU) over ssh"
+    assert report["notes"][-1] == f"measured on {board.url} (its CPU) over ssh, 2 rounds, " \
+                                  "each a fresh process"
+    assert report["rounds"] == 2 and len(report["round_sizes"]) == 2
 
 
 def test_bench_command_errors_are_one_line(board, tmp_path):
@@ -589,3 +591,28 @@ def test_a_bench_report_of_another_schema_is_one_line(monkeypatch, good_report):
     assert str(err.value) == (f"costlab on board writes bench schema {REPORT_SCHEMA + 1}, "
                               f"this one reads {REPORT_SCHEMA}: install the same costlab "
                               "version on both")
+
+
+def test_rounds_on_a_board_are_fresh_remote_processes_merged(monkeypatch, good_report):
+    from costlab.bench import remote
+
+    sent = []
+
+    def fake(target, request, client=None):
+        sent.append(request)
+        scale = 1 + 0.1 * len(sent)  # each round its own level
+        return {**good_report, "samples_ms": [s * scale for s in good_report["samples_ms"]]}
+
+    monkeypatch.setattr(remote, "run_remote_bench", fake)
+    report = remote.bench_over_ssh("ssh://pi@board", BenchRequest(model="block:conv3x3"),
+                                   client=object(), rounds=3)
+    assert [r.memory for r in sent] == [True, False, False]  # peak memory measured once
+    n = len(good_report["samples_ms"])
+    assert report.rounds == 3 and report.rounds_in_workers and report.round_sizes == [n] * 3
+    assert report.round_medians_ms == pytest.approx(
+        [good_report["stats"]["median_ms"] * (1 + 0.1 * k) for k in (1, 2, 3)], rel=1e-4)
+    assert report.notes[-1] == "measured on ssh://pi@board (its CPU) over ssh, 3 rounds, " \
+                               "each a fresh process"
+    with pytest.raises(UsageError, match="rounds must be"):
+        remote.bench_over_ssh("ssh://pi@board", BenchRequest(model="x"), client=object(),
+                              rounds=0)

@@ -1,5 +1,7 @@
 """Statistics against numpy on fixed arrays."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,116 @@ def test_rank_correlation():
     assert rank_correlation([1, 2, 3, 4], [5, 9, 7, 11]) == pytest.approx(0.8)
     with pytest.raises(ValueError):
         rank_correlation([1, 2], [1])
+
+
+# --- rounds: the hierarchical bootstrap ------------------------------------------------------
+
+def _rounds(levels_ms, n=40, wiggle_ns=3):
+    """One round per level: n samples at that level, a few ns of within-round noise."""
+    return [[int(level * 1e6) + wiggle_ns * (i % 5) for i in range(n)] for level in levels_ms]
+
+
+def test_hierarchical_bootstrap_draws_rounds_then_samples():
+    from costlab.bench.stats import hierarchical_bootstrap_medians
+
+    # constant rounds at 1..5: every resample's median is a median of drawn round levels
+    rounds = [np.full(4, float(k)) for k in range(1, 6)]
+    medians = hierarchical_bootstrap_medians([rounds], resamples=500)
+    assert medians.shape == (500, 1)
+    assert set(np.unique(medians)) <= {k / 2 for k in range(2, 11)}
+    assert len(np.unique(medians)) > 3  # the rounds themselves were resampled
+    assert np.array_equal(medians, hierarchical_bootstrap_medians([rounds], resamples=500))
+    # a long round is stood for by MAX_DRAWS_PER_ROUND draws; the statistic is the same kind
+    long = [np.full(50_000, float(k)) for k in range(1, 6)]
+    assert set(np.unique(hierarchical_bootstrap_medians([long], resamples=50))) <= \
+        {k / 2 for k in range(2, 11)}
+    with pytest.raises(ValueError, match="same rounds"):
+        hierarchical_bootstrap_medians([rounds, rounds[:2]])
+    with pytest.raises(ValueError, match="at least one sample"):
+        hierarchical_bootstrap_medians([[np.array([1.0]), np.array([])]])
+
+
+def test_t_widening():
+    from costlab.bench.stats import t_widening
+
+    assert t_widening(1) == 1.0
+    assert t_widening(2) == pytest.approx(2 ** 0.5 * 12.706 / 1.959964)
+    assert t_widening(5) == pytest.approx((5 / 4) ** 0.5 * 2.776 / 1.959964)
+    assert t_widening(5) == pytest.approx(1.58353, abs=1e-5)
+    assert t_widening(100) == pytest.approx(1.0, abs=0.02)
+
+
+def test_between_round_spread_widens_the_interval():
+    from costlab.bench.stats import summarize_rounds
+
+    rounds = _rounds([10.0, 10.5, 11.0, 9.5, 10.2])
+    flat = summarize([s for r in rounds for s in r])
+    (stats,) = summarize_rounds([rounds]).stats
+    assert stats.median_ms == flat.median_ms == pytest.approx(10.2, abs=1e-5)
+    flat_width = flat.ci_high_ms - flat.ci_low_ms
+    width = stats.ci_high_ms - stats.ci_low_ms
+    # the flat bootstrap sees 200 near-identical samples around 10.2; the rounds say more
+    assert flat_width < 1e-4 and width > 2.0
+    assert (round(flat.ci_low_ms, 6), round(flat.ci_high_ms, 6)) == (10.2, 10.200012)
+    assert (round(stats.ci_low_ms, 6), round(stats.ci_high_ms, 6)) == (9.091544, 11.466821)
+    summary = summarize_rounds([rounds])
+    assert summary.round_medians_ms == [[pytest.approx(v, abs=1e-5)
+                                         for v in (10.0, 10.5, 11.0, 9.5, 10.2)]]
+    assert summary.round_cvs[0] == pytest.approx(np.std([10, 10.5, 11, 9.5, 10.2], ddof=1)
+                                                 / np.mean([10, 10.5, 11, 9.5, 10.2]), rel=1e-5)
+
+
+def test_paired_rounds_cancel_what_hits_both_models():
+    from costlab.bench.stats import summarize_rounds
+
+    # each round shifts both models by the same factor; the ratio is 0.5 in every round
+    levels = [10.0, 11.0, 9.0, 10.5, 9.5]
+    base = _rounds(levels, wiggle_ns=0)
+    other = _rounds([level / 2 for level in levels], wiggle_ns=0)
+    summary = summarize_rounds([base, other])
+    r = summary.ratios[1]
+    assert r.ratio == 0.5 and r.round_ratios == (0.5,) * 5 and r.round_cv == 0.0
+    assert (r.ci_low, r.ci_high, r.verdict, r.rounds) == (0.5, 0.5, "faster", 5)
+    assert summary.ratios[0].ratio == 1.0 and summary.ratios[0].verdict == "indistinguishable"
+    s = summary.stats[1]
+    assert s.ci_high_ms - s.ci_low_ms > 0.5  # each model alone moves with the rounds
+
+
+def test_rounds_that_disagree_make_no_verdict():
+    from costlab.bench.stats import compare_samples, summarize_rounds
+
+    # within each round B is clearly faster or slower than A, but the rounds disagree
+    base = _rounds([10.0] * 5)
+    other = _rounds([9.0, 10.8, 9.4, 10.5, 9.2])
+    pooled = compare_samples([s for r in base for s in r], [s for r in other for s in r])
+    assert pooled.verdict == "faster"  # one pooled run's interval says faster ...
+    r = summarize_rounds([base, other]).ratios[1]
+    assert r.verdict == "indistinguishable" and r.ci_low < 1 < r.ci_high  # ... rounds do not
+    assert (round(r.ratio, 6), round(r.ci_low, 6), round(r.ci_high, 6)) == \
+        (0.94, 0.87666, 1.161693)
+    assert pooled.ci_high - pooled.ci_low < 2e-6
+
+
+def test_a_single_round_is_not_widened():
+    from costlab.bench.stats import summarize_rounds
+
+    summary = summarize_rounds([[SAMPLES_NS], [[x // 2 for x in SAMPLES_NS]]])
+    r = summary.ratios[1]
+    assert r.rounds == 1 and r.round_ratios == (pytest.approx(0.5, rel=1e-3),)
+    assert r.round_cv == 0.0 and r.verdict == "faster" and r.ci_low < r.ratio < r.ci_high
+    assert summary.stats[0].median_ms == summarize(SAMPLES_NS).median_ms
+
+
+def test_ratio_verdict_and_round_trip():
+    from costlab.bench.stats import RatioEstimate, ratio_verdict
+
+    assert ratio_verdict(0.9, 0.85, 0.95) == "faster"
+    assert ratio_verdict(1.1, 1.05, 1.15) == "slower"
+    assert ratio_verdict(0.9, 0.8, 1.01) == "indistinguishable"  # interval reaches 1
+    assert ratio_verdict(0.99, 0.985, 0.995) == "indistinguishable"  # within the margin
+    assert ratio_verdict(0.99, 0.985, 0.995, margin=0.005) == "faster"
+    r = RatioEstimate(0.5, 0.4, 0.6, "faster", rounds=3, round_ratios=(0.45, 0.5, 0.55),
+                      round_cv=0.1)
+    data = json.loads(json.dumps(r.to_dict()))
+    assert data["round_ratios"] == [0.45, 0.5, 0.55]
+    assert RatioEstimate.from_dict(data) == r
