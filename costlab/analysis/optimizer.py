@@ -49,6 +49,7 @@ class UpdateRule:
     flops: int
     states: int  # state tensors per parameter, each the parameter's size
     formula: str
+    step_counter: bool = False  # a 0-d fp32 step count per parameter tensor (torch's Adam)
 
 
 RULES: dict[Optimizer, UpdateRule] = {
@@ -56,9 +57,11 @@ RULES: dict[Optimizer, UpdateRule] = {
     Optimizer.SGD_MOMENTUM: UpdateRule(flops=4, states=1, formula="b = m*b + g; p -= lr*b"),
     Optimizer.ADAM: UpdateRule(
         flops=13, states=2,
-        formula="m = lerp(m, g, 1-b1); v = b2*v + (1-b2)*g*g; p -= (lr/c1) * m/(sqrt(v)/c2 + eps)"),
+        formula="m = lerp(m, g, 1-b1); v = b2*v + (1-b2)*g*g; p -= (lr/c1) * m/(sqrt(v)/c2 + eps)",
+        step_counter=True),
     Optimizer.ADAMW: UpdateRule(flops=14, states=2,
-                                formula="adam, then p *= 1 - lr*wd (decoupled decay)"),
+                                formula="adam, then p *= 1 - lr*wd (decoupled decay)",
+                                step_counter=True),
 }
 
 
@@ -127,14 +130,20 @@ class StepStateBytes:
     optimizer_state_bytes: int
 
 
-def state_bytes(*, trainable: int, frozen: int, optimizer: str | Optimizer = Optimizer.SGD,
+STEP_COUNTER_BYTES = 4  # torch keeps Adam's step as a 0-d float32 tensor per parameter
+
+
+def state_bytes(*, trainable: int, frozen: int, trainable_tensors: int = 0,
+                optimizer: str | Optimizer = Optimizer.SGD,
                 precision: str | Precision = Precision.FP32) -> StepStateBytes:
     """Weights, gradients and optimizer state of ``trainable`` and ``frozen`` parameter
-    elements (frozen ones have weights only: no gradient, no state, no master copy)."""
+    elements (frozen ones have weights only: no gradient, no state, no master copy);
+    ``trainable_tensors`` counts the step counters of optimizers that keep one per tensor."""
     rule = RULES[optimizer_named(optimizer)]
     policy = PRECISIONS[precision_named(precision)]
+    counters = trainable_tensors * STEP_COUNTER_BYTES if rule.step_counter else 0
     return StepStateBytes(
         weights_bytes=(trainable + frozen) * policy.weight_bytes
         + trainable * policy.master_bytes,
         gradients_bytes=trainable * policy.gradient_bytes,
-        optimizer_state_bytes=trainable * rule.states * policy.state_bytes)
+        optimizer_state_bytes=trainable * rule.states * policy.state_bytes + counters)

@@ -16,16 +16,17 @@ TORCH_OPTIMIZERS = {
 
 @pytest.mark.parametrize("optimizer", list(Optimizer))
 def test_state_tensors_match_torch_optim(optimizer):
-    # the per-parameter tensors torch keeps (not the scalar step counters)
-    weight = torch.nn.Parameter(torch.randn(3, 5))
-    opt = TORCH_OPTIMIZERS[optimizer]([weight])
-    weight.sum().backward()
+    weights = [torch.nn.Parameter(torch.randn(3, 5)), torch.nn.Parameter(torch.randn(7))]
+    opt = TORCH_OPTIMIZERS[optimizer](weights)
+    sum(w.sum() for w in weights).backward()
     opt.step()
-    kept = [v for v in opt.state[weight].values()
-            if isinstance(v, torch.Tensor) and v.shape == weight.shape]
-    assert len(kept) == RULES[optimizer].states
-    assert state_bytes(trainable=15, frozen=0, optimizer=optimizer).optimizer_state_bytes \
-        == sum(t.numel() * t.element_size() for t in kept)
+    full = [v for w in weights for v in opt.state[w].values()
+            if isinstance(v, torch.Tensor) and v.shape == w.shape]
+    assert len(full) == 2 * RULES[optimizer].states
+    held = sum(v.numel() * v.element_size() for w in weights for v in opt.state[w].values()
+               if isinstance(v, torch.Tensor))  # the full-size states and any step counters
+    assert state_bytes(trainable=22, frozen=0, trainable_tensors=2,
+                       optimizer=optimizer).optimizer_state_bytes == held
 
 
 @pytest.mark.parametrize("optimizer,flops,read,written", [
