@@ -78,7 +78,6 @@ def _timeline(profiler: Any) -> tuple[list[int], list[list[int]]]:
 def measure_step_memory(module: Any, inputs: Sequence[Any], *, optimizer: str = "sgd",
                         loss: Callable[[Any], Any] | None = None) -> MeasuredStepMemory:
     """Run one profiled training step of ``module`` on ``inputs`` (CPU tensors)."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     if optimizer not in OPTIMIZERS:
@@ -114,8 +113,7 @@ def measure_step_memory(module: Any, inputs: Sequence[Any], *, optimizer: str = 
 
 
 def _leaves(output: Any) -> list[Any]:
-    from torch.utils._pytree import tree_leaves
-
     import torch
+    from torch.utils._pytree import tree_leaves
 
     return [t for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
