@@ -11,10 +11,11 @@ reports/ always have. A block says which views show it; most show in both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
 
 from costlab.core import conventions as counting_conventions
+from costlab.report.units import Kind, choose_unit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,12 +36,27 @@ def plain(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """A column whose unit is chosen from its values on screen (``costlab.report.units``):
+    ``kind`` counts or bytes, ``base`` the base units in one raw value (1e6 for a column of
+    millions), ``digits`` after the point."""
+
+    kind: Kind = "count"
+    base: float = 1.0
+    digits: int = 2
+    default: str = "M"  # the prefix of a column with nothing but zeros
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of a table: which row field it shows and how.
 
     ``format`` turns a raw value into the cell the screen view shows; the text view and the
     data table keep the raw value. ``styles`` colours a formatted cell by its text (a verdict
-    in green or red); ``unit`` is what the numbers are in (a page shows it on hover)."""
+    in green or red); ``unit`` is what the numbers are in (a page shows it on hover).
+    ``scale`` lets the screen choose the unit per column (the label's ``{unit}`` names it).
+    ``priority`` orders what a narrow terminal leaves out: 0 never (names, MACs, FLOPs,
+    params), higher first."""
 
     key: str
     label: str
@@ -49,14 +65,40 @@ class Column:
     align: Align = "left"
     styles: Mapping[str, str] = field(default_factory=dict)
     wrap: bool = False  # long cells may fold onto several lines
+    priority: int = 0
+    scale: Scale | None = None
 
     def cell(self, row: Mapping[str, Any]) -> str:
         return self.format(row.get(self.key))
+
+    def scaled_for(self, rows: Sequence[Mapping[str, Any]]) -> "Column":
+        """This column with its unit chosen for ``rows``: a concrete label and format."""
+        if self.scale is None:
+            return self
+        scale = self.scale
+        raw = [rows_value for rows_value in (r.get(self.key) for r in rows)
+               if isinstance(rows_value, (int, float)) and not isinstance(rows_value, bool)]
+        unit = choose_unit([v * scale.base for v in raw], scale.kind, default=scale.default)
+
+        def shown(value: Any) -> str:
+            if not isinstance(value, (int, float)) or value != value:
+                return ""
+            return unit.text(value * scale.base, scale.digits)
+
+        label = self.label.format(unit=unit.name) if unit.name else \
+            self.label.replace(" ({unit})", "").format(unit="")
+        return replace(self, label=label, unit=unit.name, format=shown, scale=None)
 
 
 def number(key: str, label: str, format: CellFormat = plain, **options: Any) -> Column:
     """A column of numbers: aligned right."""
     return Column(key=key, label=label, format=format, align="right", **options)
+
+
+def scaled(key: str, label: str, kind: Kind = "count", *, base: float = 1.0,
+           digits: int = 2, **options: Any) -> Column:
+    """A column of numbers whose unit the screen chooses: ``label`` holds ``{unit}``."""
+    return number(key, label, scale=Scale(kind=kind, base=base, digits=digits), **options)
 
 
 @dataclass
@@ -74,10 +116,41 @@ class Table:
     layout: Literal["grid", "pairs"] = "grid"
     section_ends: frozenset[int] = frozenset()
     views: frozenset[str] = BOTH
+    # a terminal shows a table of this few rows or fewer transposed, headed by this column
+    transpose_key: str = ""
+    transpose_rows: int = 4
 
     @property
     def keys(self) -> list[str]:
         return [c.key for c in self.columns]
+
+    def with_units(self) -> "Table":
+        """The table with each scaled column's unit chosen from its rows (screen view)."""
+        if not any(c.scale for c in self.columns):
+            return self
+        return replace(self, columns=[c.scaled_for(self.rows) for c in self.columns])
+
+    def transposed(self, key: str, *, label: str = "") -> "Table":
+        """Rows become columns: one row per column of this table (its label, then each
+        row's cell), one column per row, headed by that row's ``key`` cell. Rows whose
+        cells are all blank are left out (a variant column nobody set)."""
+        table = self.with_units()
+        heads = [c for c in table.columns if c.key == key]
+        if not heads:
+            raise ValueError(f"no column {key!r} to head the transposed table")
+        names = [heads[0].cell(r) for r in table.rows]
+        keys = [f"c{i}" for i in range(len(names))]
+        columns = [Column(key="metric", label=label)] + [
+            Column(key=k, label=n, align="right") for k, n in zip(keys, names)]
+        rows = []
+        for column in table.columns:
+            if column.key == key:
+                continue
+            cells = [column.cell(r) for r in table.rows]
+            if any(cells):
+                rows.append({"metric": column.label, **dict(zip(keys, cells))})
+        return replace(table, columns=columns, rows=rows, layout="pairs",
+                       section_ends=frozenset())
 
     def frame(self) -> "pd.DataFrame":
         """The raw values as a DataFrame, columns by key, in order."""

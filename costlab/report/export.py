@@ -13,7 +13,7 @@ from costlab.report import tables
 from costlab.report.output_files import resolve_output
 from costlab.report.payload import payload_header, records
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
-                                     Table, bullets, caption, note, number)
+                                     Table, bullets, caption, note, number, scaled)
 from costlab.report.render import (cell_text, grouped, mega, millions, nan_none, percent,
                                    ratio, share)
 
@@ -67,13 +67,13 @@ def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
             for m in cost.modules(depth)]
     return Table(title=f"{title}\nmodules to depth {depth}", caption=conventions.MACS,
                  views=ONLY_SCREEN, rows=rows, columns=[
-                     Column(key="module", label="module"), Column(key="type", label="type"),
-                     number("macs", "MACs (M)", _millions3, unit="M"),
-                     number("flops", "FLOPs (M)", _millions3, unit="M"),
-                     number("params", "params", lambda n: f"{n:,}"),
-                     number("read", "read (MB)", _millions3, unit="MB"),
-                     number("written", "written (MB)", _millions3, unit="MB"),
-                     number("share", "% MACs", share, unit="%")])
+                     Column(key="module", label="module"),
+                     Column(key="type", label="type", priority=2),
+                     scaled("macs", "MACs ({unit})"), scaled("flops", "FLOPs ({unit})"),
+                     scaled("params", "params ({unit})"),
+                     scaled("read", "read ({unit})", "bytes", priority=1),
+                     scaled("written", "written ({unit})", "bytes", priority=1),
+                     number("share", "% MACs", share, unit="%", priority=1)])
 
 
 def _layer_table(cost: "ModelCost") -> Table:
@@ -82,18 +82,20 @@ def _layer_table(cost: "ModelCost") -> Table:
              "share_macs": 100 * row["share_macs"]} for row in tables.layer_rows(cost)]
     return Table(title="layers (one row per op; views not shown)", views=ONLY_SCREEN,
                  rows=rows, columns=[
-                     number("index", "#"), Column(key="module", label="module"),
+                     number("index", "#", priority=3),
+                     Column(key="module", label="module", wrap=True),
                      Column(key="op", label="op"),
-                     Column(key="category", label="category", styles={"uncounted": "red"}),
-                     Column(key="input_shape", label="input"),
-                     Column(key="output_shape", label="output"),
-                     number("kernel", "k"), number("stride", "s"), number("groups", "g"),
-                     number("macs", "MACs (M)", _millions3, unit="M"),
-                     number("flops", "FLOPs (M)", _millions3, unit="M"),
-                     number("params", "params", grouped),
-                     number("bytes_read", "read (MB)", _millions3, unit="MB"),
-                     number("bytes_written", "written (MB)", _millions3, unit="MB"),
-                     number("share_macs", "% MACs", share, unit="%")])
+                     Column(key="category", label="category", styles={"uncounted": "red"},
+                            priority=2),
+                     Column(key="input_shape", label="input", wrap=True, priority=2),
+                     Column(key="output_shape", label="output", wrap=True, priority=1),
+                     number("kernel", "k", priority=3), number("stride", "s", priority=3),
+                     number("groups", "g", priority=3),
+                     scaled("macs", "MACs ({unit})"), scaled("flops", "FLOPs ({unit})"),
+                     scaled("params", "params ({unit})", priority=1),
+                     scaled("bytes_read", "read ({unit})", "bytes", priority=2),
+                     scaled("bytes_written", "written ({unit})", "bytes", priority=2),
+                     number("share_macs", "% MACs", share, unit="%", priority=1)])
 
 
 def _totals_table(cost: "ModelCost") -> Table:
@@ -179,28 +181,39 @@ def _mega1(n: float | None) -> str:
 
 
 def _totals_columns() -> list[Column]:
-    """A model's totals in M and MB (``tables.totals_m``), as comparison and sweep show them."""
-    return [number("macs_m", "MACs (M)", mega, unit="M"),
-            number("flops_m", "FLOPs (M)", mega, unit="M"),
-            number("params_m", "params (M)", mega, unit="M"),
-            number("memory_access_mb", "mem access (MB)", mega, unit="MB"),
-            number("peak_activation_mb", "peak act (MB)", mega, unit="MB")]
+    """A model's totals (``tables.totals_m``: in millions), as comparison and sweep show them,
+    each column in the unit its values call for."""
+    return [scaled("macs_m", "MACs ({unit})", base=1e6),
+            scaled("flops_m", "FLOPs ({unit})", base=1e6),
+            scaled("params_m", "params ({unit})", base=1e6),
+            scaled("memory_access_mb", "mem access ({unit})", "bytes", base=1e6, priority=1),
+            scaled("peak_activation_mb", "peak act ({unit})", "bytes", base=1e6, priority=2)]
+
+
+# on a terminal, a compare of this many models or fewer shows metrics as rows
+TRANSPOSED_MODELS = 4
 
 
 def _comparison_table(comparison: "ModelComparison") -> Table:
-    return Table(
+    table = Table(
         title="cost comparison (computed beside published)",
         caption="Ratios are to the first model; pub = published.", views=ONLY_SCREEN,
         rows=tables.comparison_rows(comparison), columns=[
-            Column(key="model", label="model"), Column(key="variant", label="variant"),
-            Column(key="input", label="input"),
+            Column(key="model", label="model"),
+            Column(key="variant", label="variant", priority=5),
+            Column(key="input", label="input", priority=4),
             *_totals_columns(),
-            number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
-            number("published_params_m", "pub params (M)", _mega1, unit="M"),
-            number("published_top1", "pub top-1", _mega1, unit="%"),
-            number("macs_vs_published_pct", "MACs vs pub", percent, unit="%"),
-            number("params_vs_published_pct", "params vs pub", percent, unit="%"),
-            number("macs_ratio", "MACs x", ratio), number("params_ratio", "params x", ratio)])
+            scaled("published_macs_m", "pub MACs ({unit})", base=1e6, digits=0, priority=3),
+            scaled("published_params_m", "pub params ({unit})", base=1e6, digits=1,
+                   priority=4),
+            number("published_top1", "pub top-1", _mega1, unit="%", priority=2),
+            number("macs_vs_published_pct", "MACs vs pub", percent, unit="%", priority=3),
+            number("params_vs_published_pct", "params vs pub", percent, unit="%",
+                   priority=5),
+            number("macs_ratio", "MACs x", ratio, priority=1),
+            number("params_ratio", "params x", ratio, priority=4)],
+        transpose_key="model", transpose_rows=TRANSPOSED_MODELS)
+    return table
 
 
 def comparison_payload(comparison: "ModelComparison", frame: "pd.DataFrame") -> dict[str, Any]:

@@ -20,7 +20,7 @@ def percent(p: float | None) -> str:
 
 
 def ratio(r: float | None) -> str:
-    return "" if r is None else f"{r:.2f}x"
+    return "" if r is None else f"{r:,.2f}x"
 
 
 def grouped(n: int | None) -> str:

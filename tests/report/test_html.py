@@ -114,9 +114,10 @@ def test_a_comparison_page_has_each_screen_table_with_its_cells():
     tables = parse(html.render(document)).tables
     expected = document.tables()
     assert len(tables) == len(expected) == 1
-    assert tables[0]["headers"] == [c.label for c in expected[0].columns]
-    assert tables[0]["rows"] == [[c.cell(row) for c in expected[0].columns]
-                                 for row in expected[0].rows]
+    shown = expected[0].with_units()  # each scaled column in its unit
+    assert tables[0]["headers"] == [c.label for c in shown.columns]
+    assert tables[0]["headers"][3:5] == ["MACs (M)", "FLOPs (G)"]
+    assert tables[0]["rows"] == [[c.cell(row) for c in shown.columns] for row in shown.rows]
     assert cell(tables[0], "mobilenet_v2", "MACs x") == "0.53x"
 
 
@@ -182,11 +183,11 @@ def test_chromium_shows_the_cells_and_the_caption(comparison_page):
 
 def test_chromium_sorts_by_the_header_clicked(comparison_page):
     # #sort=0:4 sorts table 0 by its fifth header (FLOPs) as a click does: ascending, as
-    # numbers (as text "1,162.75" would come before "640.75")
+    # numbers (data-value holds the raw count)
     page = parse(dump_dom(comparison_page.as_uri() + "#sort=0:4"))
     table = page.tables[0]
-    assert table["headers"][4] == "FLOPs (M)"
-    assert [row[4] for row in table["rows"]] == ["640.75", "1,162.75"]
+    assert table["headers"][4] == "FLOPs (G)"
+    assert [row[4] for row in table["rows"]] == ["0.64", "1.16"]
     assert [row[0] for row in table["rows"]] == ["mobilenet_v2", "mobilenet_v1"]
     assert table["header_attrs"][4]["aria-sort"] == "ascending"
     descending = parse(dump_dom(comparison_page.as_uri() + "#sort=0:0:desc")).tables[0]

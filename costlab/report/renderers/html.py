@@ -111,6 +111,7 @@ def _style_class(style: str) -> str:
 
 
 def _table(table: Table) -> list[str]:
+    table = table.with_units()  # a sortable grid, never transposed: each unit per column
     numeric = {c.key: _numeric(c, table) for c in table.columns}
     parts = ['<section class="table">', '<table class="sortable">']
     if table.title:
