@@ -125,6 +125,7 @@ app = typer.Typer(
          "memory-access cost.",
 )
 
+DATA_FORMATS = ("csv", "json")  # complete data by default; the others are read by people
 FORMAT_HELP = "table, csv, md, json or html (default: from -o's suffix, else table)"
 
 
@@ -459,8 +460,11 @@ def list_models(out: OutputOptions) -> None:
 @uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions)
 def analyze(
     model: str = ModelArg,
-    depth: int = typer.Option(1, "--depth", "-d", help="module rows down to this depth"),
-    layers: bool = typer.Option(True, "--layers/--no-layers", help="one row per op"),
+    depth: int = typer.Option(2, "--depth", "-d", help="module rows down to this depth"),
+    layers: Optional[bool] = typer.Option(
+        None, "--layers/--no-layers",
+        help="also one row per op (151-795 rows for the zoo's CNNs); default: in csv and "
+             "json, not in the table, md or html"),
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
@@ -482,6 +486,8 @@ def analyze(
     _draw_plot(plot, analysis_figure, cost)
     if check == "fvcore":
         return _emit_fvcore(model, cost, depth, out, options.get("model_kwargs"))
+    if layers is None:
+        layers = out.fmt in DATA_FORMATS
     _emit(analysis_document(cost, depth, layers), out.fmt, out.output)
 
 

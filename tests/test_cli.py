@@ -25,12 +25,29 @@ def test_list_table_and_csv():
 # ---------------------------------------------------------------------- analyze
 
 def test_analyze_table_has_modules_layers_footer():
-    out = ok("analyze", "mobilenet_v2", "--depth", "2")
+    out = ok("analyze", "mobilenet_v2", "--layers")
     assert "features.2" in out and "InvertedResidual" in out  # module rows
     assert "depthwise conv" in out and "3x3" in out  # layer rows with kernel
     assert "MACs 300,774,272" in out and "params 3,504,872" in out  # footer totals
     assert "Uncounted ops: none" in out
     assert "multiply-accumulates of conv, linear, matmul and attention" in out  # conventions
+
+
+def test_analyze_shows_the_module_tree_to_depth_2_and_per_op_rows_on_request():
+    out = ok("analyze", "mobilenet_v2")
+    assert "modules to depth 2" in out and "features.2" in out
+    assert "layers (one row per op" not in out and "depthwise conv" not in out
+    assert "layers (one row per op" in ok("analyze", "mobilenet_v2", "--layers")
+    assert "## Layers" not in ok("analyze", "mobilenet_v2", "-f", "md")
+    assert "## Layers" in ok("analyze", "mobilenet_v2", "-f", "md", "--layers")
+
+
+def test_long_input_lists_are_abbreviated_on_screen_only():
+    from costlab.report.export import abbreviated_shapes
+
+    shapes = " ".join(["4x8"] * 64)
+    assert abbreviated_shapes(shapes) == "4x8 4x8 4x8 … (64 tensors)"
+    assert abbreviated_shapes("1x3 1x3 1x3 1x3") == "1x3 1x3 1x3 1x3"
 
 
 def test_analyze_csv_parses_back_to_the_same_numbers():

@@ -76,8 +76,21 @@ def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
                      number("share", "% MACs", share, unit="%", priority=1)])
 
 
+SHOWN_SHAPES = 3
+
+
+def abbreviated_shapes(text: str) -> str:
+    """A long list of input shapes (an LSTM's stack of 64 weights) as its first few and a
+    count: the screen view only; CSV and JSON keep every shape."""
+    shapes = text.split()
+    if len(shapes) <= SHOWN_SHAPES + 1:
+        return text
+    return " ".join(shapes[:SHOWN_SHAPES]) + f" … ({len(shapes)} tensors)"
+
+
 def _layer_table(cost: "ModelCost") -> Table:
     rows = [{**row, "module": row["module"] or "(root)", "groups": str(row["groups"]),
+             "input_shape": abbreviated_shapes(row["input_shape"]),
              "category": row["category"] if row["counted"] else "uncounted",
              "share_macs": 100 * row["share_macs"]} for row in tables.layer_rows(cost)]
     return Table(title="layers (one row per op; views not shown)", views=ONLY_SCREEN,

@@ -10,7 +10,8 @@ TINY = ["--warmup", "1", "--warmup-time", "0", "--iters", "5", "--min-time", "0"
         "--no-memory", "-i", "1,8,12,12", "--rounds", "1"]
 
 
-def test_bench_table_names_everything():
+def test_bench_table_names_everything(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # every header on one line
     out = ok("bench", "block:conv3x3", *TINY)
     for word in ("median ms", "95% CI", "p99", "IQR/med", "samples/s", "first call",
                  "CPU:", "torch threads", "Latency: wall time", "rounds", "round CV",

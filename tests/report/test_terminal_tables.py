@@ -118,3 +118,13 @@ def test_csv_and_json_keep_exact_integers(three):
 
     payload = json.loads(render(comparison_document(three), "json"))
     assert payload["totals"][0]["macs"] == 568_740_352
+
+
+def test_summary_lines_are_plain_text_on_a_colour_terminal(three):
+    # rich highlights numbers in plain strings ("0." bold); sentences are drawn as Text
+    console = Console(file=io.StringIO(), width=120, force_terminal=True,
+                      color_system="truecolor")
+    draw(comparison_document(three), console)
+    lines = [line for line in console.file.getvalue().splitlines() if "fewer MACs" in line]
+    assert lines == ["mobilenet_v2: 0.53x MACs, 0.83x params (vs mobilenet_v1); 47% fewer MACs",
+                     "shufflenet_v2: 0.25x MACs, 0.54x params (vs mobilenet_v1); 75% fewer MACs"]

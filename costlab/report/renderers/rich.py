@@ -122,12 +122,18 @@ def _table(table: Table, console: Console) -> None:
                           caption=Text(table.caption) if table.caption else None,
                           caption_justify="left")
         squeeze = console.width is not None and _drawn(kept, cells) > console.width
+        needs = {c.key: _needed(c, cells[c.key]) for c in kept}
+        # where the natural widths (full headers) overflow, each column gets what its cells
+        # need and the room left widens headers from the left (the rest fold): rich would
+        # otherwise crop the right edge
+        room = (console.width or 0) - sum(needs.values()) - 3 * len(kept) - 1
         for column in kept:
-            need = _needed(column, cells[column.key])
-            # where the natural widths (full headers) overflow, every column gets exactly
-            # what its cells need and headers fold: rich would otherwise crop the right
+            need = needs[column.key]
+            natural = max([len(column.label)] + [len(x) for x in cells[column.key]])
+            extra = max(0, min(natural - need, room)) if squeeze else 0
+            room -= extra
             shown.add_column(Text(column.label), justify=column.align, min_width=need,
-                             max_width=need if squeeze else None, overflow="fold")
+                             max_width=need + extra if squeeze else None, overflow="fold")
         for i, row in enumerate(table.rows):
             shown.add_row(*[Text(column.cell(row), style=column.styles.get(column.cell(row), ""))
                             for column in kept], end_section=i in table.section_ends)
