@@ -39,6 +39,7 @@ from costlab.analysis.registry import (
     lookup,
     override_entries,
 )
+from costlab.build.user_code import attributed_warnings
 from costlab.core.categories import OpCategory
 from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
@@ -369,7 +370,7 @@ def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
         state.add_activation(t, 0)
     try:
         with torch.no_grad(), module_scope(model, state), _AttentionMode(state), \
-                _CostMode(state):
+                _CostMode(state), attributed_warnings():  # at the model's line, not ours
             output = model(*inputs, **(input_kwargs or {}))
     except ForwardError:
         raise

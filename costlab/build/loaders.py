@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from costlab.core.errors import UsageError
+from costlab.build.user_code import quiet_loggers, running_user_code
+from costlab.core.errors import CostlabError, UsageError
 
 OPTIONAL = {
     "torchvision": "torchvision is not installed: pip install torchvision (a build matching "
@@ -77,16 +78,22 @@ def _import_file(path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     try:
-        spec.loader.exec_module(module)
+        with running_user_code(path):
+            spec.loader.exec_module(module)
     except Exception as exc:  # the user's file can raise anything at import
         sys.modules.pop(module_name, None)
+        if isinstance(exc, CostlabError):  # a sys.exit, said in one line
+            raise
         raise UsageError(f"importing {path} failed: {_short_error(exc)}") from exc
     return module
 
 
 def _import_module(name: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with running_user_code(name):
+            return importlib.import_module(name)
+    except CostlabError:
+        raise
     except ImportError as exc:
         root = name.split(".")[0]
         if root in OPTIONAL:
@@ -98,7 +105,6 @@ def _import_module(name: str) -> Any:
 
 def _construct(target: Any, kwargs: dict[str, Any], label: str, device: str) -> LoadedModel:
     """Call a class or factory on ``device`` (meta first), or take a module instance."""
-    import torch
     from torch import nn
 
     if isinstance(target, nn.Module):
@@ -108,6 +114,14 @@ def _construct(target: Any, kwargs: dict[str, Any], label: str, device: str) -> 
         return LoadedModel(module, label, _device_of(module))
     if not callable(target):
         raise UsageError(f"{label} is a {type(target).__name__}, not a model class or factory")
+    with running_user_code(label, "building"):
+        return _build(target, kwargs, label, device)
+
+
+def _build(target: Any, kwargs: dict[str, Any], label: str, device: str) -> LoadedModel:
+    import torch
+    from torch import nn
+
     notes = []
     tried = ["meta", "cpu"] if device == "meta" else [device]
     for where in tried:
@@ -143,7 +157,8 @@ def _load_exported(path: Path) -> LoadedModel:
 
     if not path.is_file():
         raise UsageError(f"cannot read {path}: no such file")
-    with warnings.catch_warnings():  # torch's own deprecation chatter on load
+    # torch's own deprecation chatter, and its log of the error costlab reports in one line
+    with warnings.catch_warnings(), quiet_loggers("torch.export", "torch._export"):
         warnings.simplefilter("ignore")
         try:
             program = torch.export.load(str(path))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import costlab
 from costlab.cli import app
-from costlab.core.errors import ForwardError, UsageError
+from costlab.core.errors import CostlabError, ForwardError, UsageError
 
 MODELS = '''
 import torch
@@ -298,3 +298,139 @@ def test_malformed_input_never_tracebacks(specifier, shape, kwargs):
     # typer's own usage errors draw a box; everything of costlab's is one line
     assert lines and (lines[0].startswith("error: ") and len(lines) == 1
                       or lines[0].startswith("Usage:")), result.stderr
+
+
+# ------------------------------------------------- files written as scripts, warnings, logs
+
+SCRIPT_EXITS = '''
+import sys
+sys.exit(3)
+'''
+
+SCRIPT_PARSES_ARGV = '''
+import argparse
+
+from torch import nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--width", type=int, default=8)
+args = parser.parse_args()  # at import: sees costlab's flags unless argv is the file's
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, args.width)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def exits():
+    raise SystemExit(4)
+'''
+
+WARNS = '''
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Warp(nn.Module):
+    def forward(self, x):
+        grid = torch.zeros(x.shape[0], 4, 4, 2, device=x.device)
+        return F.grid_sample(x, grid)  # line 12: torch warns about align_corners
+
+
+class Says(nn.Module):
+    def forward(self, x):
+        warnings.warn("from the user's forward")  # line 17
+        return x * 2
+'''
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_file_that_calls_sys_exit_at_import_is_a_one_line_error(tmp_path):
+    path = _write(tmp_path, "exits.py", SCRIPT_EXITS)
+    with pytest.raises(CostlabError, match=r"importing .*exits\.py called sys\.exit\(3\); "
+                                           r"costlab imports the file as a module"):
+        costlab.analyze(f"{path}:Net", "1,4")
+    result = run_cli("analyze", f"{path}:Net", "-i", "1,4")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "sys.exit(3)" in result.stderr
+
+
+def test_a_file_that_parses_argv_at_import_sees_only_its_own_name(tmp_path, monkeypatch):
+    import sys
+
+    path = _write(tmp_path, "parses.py", SCRIPT_PARSES_ARGV)
+    argv = ["costlab", "analyze", f"{path}:Net", "-i", "1,4", "--no-layers"]
+    monkeypatch.setattr(sys, "argv", argv)  # as when run as `costlab analyze ...`
+    cost = costlab.analyze(f"{path}:Net", "1,4")
+    assert cost.total.macs == 4 * 8
+    assert sys.argv == argv  # restored
+
+
+def test_a_factory_that_exits_is_a_one_line_error(tmp_path):
+    path = _write(tmp_path, "parses2.py", SCRIPT_PARSES_ARGV)
+    with pytest.raises(CostlabError, match=r"building .*:exits called sys\.exit\(4\)"):
+        costlab.analyze(f"{path}:exits", "1,4")
+
+
+def test_warnings_in_the_forward_are_attributed_to_the_model_file(tmp_path):
+    import warnings
+
+    path = _write(tmp_path, "warns.py", WARNS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        costlab.analyze(f"{path}:Warp", "1,3,8,8")
+    grid = [w for w in caught if "grid_sample" in str(w.message)]
+    assert len(grid) == 1  # once, though the trace ran on meta first
+    assert (grid[0].filename, grid[0].lineno) == (path, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        costlab.analyze(f"{path}:Says", "1,3,8,8")
+    assert [(str(w.message), w.filename, w.lineno) for w in caught] == [
+        ("from the user's forward", path, 17)]
+
+
+def test_user_warning_filters_still_apply(tmp_path):
+    import warnings
+
+    path = _write(tmp_path, "warns2.py", WARNS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore")
+        costlab.analyze(f"{path}:Says", "1,3,8,8")
+    assert caught == []
+
+
+def test_a_corrupt_exported_program_logs_nothing_of_torchs(tmp_path):
+    import logging
+
+    path = tmp_path / "corrupt.pt2"
+    path.write_bytes(b"PK\x03\x04 not really a zip archive")
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("torch.export")
+    handler, level = Keep(level=logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(UsageError, match=r"cannot load exported program .*corrupt\.pt2"):
+            costlab.analyze(str(path))
+    finally:
+        logger.removeHandler(handler)
+    assert records == [] and logger.level == level
+    result = run_cli("analyze", str(path))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
