@@ -434,3 +434,86 @@ def test_a_corrupt_exported_program_logs_nothing_of_torchs(tmp_path):
     assert records == [] and logger.level == level
     result = run_cli("analyze", str(path))
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
+
+
+# ------------------------------------------------ default inputs of timm and torchvision
+
+class _Net(nn.Module):
+    def __init__(self, channels=3, classes=5):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, bias=False)
+        self.fc = nn.Linear(4, classes)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def _fake_timm(input_size, created):
+    """A stand-in for timm: one model, with the config timm gives its models."""
+    import types
+
+    def create_model(name, pretrained=True, **kwargs):
+        assert pretrained is False  # never a download
+        created.append(kwargs)
+        model = _Net(channels=input_size[0])
+        model.pretrained_cfg = {"input_size": input_size, "num_classes": 5}
+        return model
+
+    return types.SimpleNamespace(is_model=lambda name: name == "fakenet",
+                                 create_model=create_model)
+
+
+def test_timm_models_take_their_configs_input_size(monkeypatch):
+    import sys
+
+    created = []
+    monkeypatch.setitem(sys.modules, "timm", _fake_timm((3, 40, 48), created))
+    cost = costlab.analyze("timm:fakenet")  # no input given
+    assert cost.info.input_shapes == ((1, 3, 40, 48),)
+    assert cost.total.macs == 38 * 46 * 4 * 3 * 9 + 4 * 5
+    assert costlab.analyze("timm:fakenet", batch=2).info.input_shapes == ((2, 3, 40, 48),)
+    assert costlab.analyze("timm:fakenet", resolution=32).info.input_shapes == ((1, 3, 32, 32),)
+    given = costlab.analyze("timm:fakenet", "1,3,20,20")  # a given input wins
+    assert given.info.input_shapes == ((1, 3, 20, 20),)
+    result = run_cli("analyze", "timm:fakenet", "--no-layers")
+    assert result.exit_code == 0, result.stderr
+    assert "timm:fakenet   input 1x3x40x48" in result.stdout
+
+
+def test_timm_input_size_follows_img_size():
+    from costlab.build.loaders import timm_input_size
+
+    model = _Net()
+    model.pretrained_cfg = {"input_size": (3, 224, 224)}
+    assert timm_input_size(model, {}) == (3, 224, 224)
+    assert timm_input_size(model, {"img_size": 160}) == (3, 160, 160)
+    assert timm_input_size(model, {"img_size": (96, 128)}) == (3, 96, 128)
+    legacy = _Net()
+    legacy.default_cfg = {"input_size": [1, 28, 28]}  # timm before pretrained_cfg
+    assert timm_input_size(legacy, {}) == (1, 28, 28)
+    assert timm_input_size(_Net(), {}) is None
+
+
+def test_torchvision_classification_models_default_to_224(monkeypatch):
+    import sys
+    import types
+
+    classification = {"fakenet": _Net}
+    models = types.SimpleNamespace(
+        list_models=lambda module=None: sorted(classification) + (
+            [] if module is not None else ["fake_detector"]),
+        get_model_builder=lambda name: (lambda weights=None, **kw: _Net(**kw)))
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    monkeypatch.setitem(sys.modules, "torchvision.models", models)
+    assert costlab.analyze("torchvision:fakenet").info.input_shapes == ((1, 3, 224, 224),)
+    # a model outside the classification set still needs an input
+    with pytest.raises(UsageError, match="needs an input"):
+        costlab.analyze("torchvision:fake_detector")
+
+
+def test_real_timm_without_weights():
+    timm = pytest.importorskip("timm")
+    cost = costlab.analyze("timm:resnet18")
+    assert cost.info.input_shapes == ((1, 3, 224, 224),)
+    assert cost.total.params == sum(p.numel() for p in timm.create_model(
+        "resnet18", pretrained=False).parameters())
