@@ -93,3 +93,18 @@ def test_missing_and_malformed_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00\x81")
     with pytest.raises(UsageError, match="not a text"):
         load_profile(str(binary))
+
+
+def test_misspelt_name_gets_suggestions():
+    with pytest.raises(UsageError) as info:
+        load_profile("nvidia_a10")
+    message = str(info.value)
+    assert message.startswith("unknown hardware profile 'nvidia_a10' (did you mean "
+                              "nvidia_a100, nvidia_h100?); known: ")
+    assert "\n" not in message
+    with pytest.raises(UsageError, match=r"'zzz'; known: apple_m1_pcore"):
+        load_profile("zzz")
+
+
+def test_names_match_in_any_case_and_with_spaces():
+    assert load_profile(" NVIDIA_A100 ") == load_profile("nvidia_a100")

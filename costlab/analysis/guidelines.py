@@ -36,17 +36,25 @@ Verdicts (``THRESHOLDS``; every number is a property of a guideline, none of a m
 
 | guideline | key metric | pass | warn | fail |
 |---|---|---|---|---|
-| G1 | share of the model's MACs in unbalanced 1x1 convs | < 10% | 10-50% | >= 50% |
-| G2 | share of the model's MACs in excessive group convs | < 10% | 10-50% | >= 50% |
-| G3 | share of the model's MACs in blocks of > 2 branches | < 10% | 10-50% | >= 50% |
+| G1 | share of arithmetic-op bytes in unbalanced 1x1 convs | < 10% | 10-50% | >= 50% |
+| G2 | share of arithmetic-op bytes in excessive group convs | < 10% | 10-50% | >= 50% |
+| G3 | share of arithmetic-op bytes in blocks of > 2 branches | < 10% | 10-50% | >= 50% |
 | G4 | element-wise bytes per arithmetic-op byte | < 1 | 1-1.5 | >= 1.5 |
+
+G1-G3 weigh a flagged layer or block by its share of the memory access (bytes) of the
+arithmetic ops, the convs other than depthwise, linear layers and attention; its share of
+MACs is reported beside (``share_macs_*``). Bytes, not MACs: the guidelines are about
+memory-bound layers, which a MAC weight under-counts (ResNeXt-50's g=32 convs move 93%
+more memory than their ungrouped twins and hold 15% of the arithmetic ops' bytes, but 5.5%
+of the MACs). The arithmetic ops, not all traffic: element-wise ops are G4's concern, and
+counting their bytes would make a model that fails G4 look better on G1-G3.
 
 - ``layer_excess = 3 / (2 sqrt 2) - 1`` (6.07%): the memory-access excess of a 1:2
   channel ratio, the mildest imbalance the paper measures as slower (Table 1). A layer is
   flagged only when it wastes more than that; G2 reuses it, so both flags mean "moves
   more extra memory than a 1:2 channel ratio would".
 - ``share_warn = 10%``, ``share_fail = 50%``: a noticeable part, and the majority, of the
-  model's compute runs in flagged layers or blocks.
+  arithmetic ops' memory traffic is in flagged layers or blocks.
 - ``max_branches = 2``: two branches is the floor for a unit that both transforms and
   keeps or reshapes its input (ResNet's projection shortcut, ShuffleNet V2's stride-2
   unit, designed to follow G3); more is the paper's multi-path fragmentation (Table 3:
@@ -93,7 +101,7 @@ class Thresholds:
     """Where verdicts change; see the module docstring for why each is what it is."""
 
     layer_excess: float = 3 / (2 * math.sqrt(2)) - 1  # G1, G2: a 1:2 channel ratio's excess
-    share_warn: float = 0.10  # G1-G3: share of MACs in flagged layers or blocks
+    share_warn: float = 0.10  # G1-G3: share of arithmetic-op bytes in flagged layers/blocks
     share_fail: float = 0.50
     max_branches: int = 2  # G3: branches a block may have before it counts as fragmented
     elementwise_warn: float = 1.0  # G4: element-wise bytes per arithmetic-op byte
@@ -216,10 +224,14 @@ def share_verdict(share: float, t: Thresholds) -> Verdict:
     return FAIL if share >= t.share_fail else WARN if share >= t.share_warn else PASS
 
 
-def _memory_share(cost: ModelCost, rows: list[dict[str, Any]]) -> float:
-    """The flagged layers' share of the model's memory-access bytes (a second view: the
-    verdicts read MACs, which memory-bound element-wise traffic does not dilute)."""
-    return _share(sum(o["memory_access_bytes"] for o in rows), cost.total.memory_access_bytes)
+def arithmetic_bytes(cost: ModelCost) -> int:
+    """Memory access (bytes) of the ops doing the arithmetic: what G1-G3 weigh by."""
+    return sum(r.memory_access_bytes for r in cost.layers
+               if r.category in ARITHMETIC_CATEGORIES)
+
+
+def _bytes_share(rows: list[dict[str, Any]], whole: int) -> float:
+    return _share(sum(o["memory_access_bytes"] for o in rows), whole)
 
 
 def _pct(x: float) -> str:
@@ -234,7 +246,7 @@ def _excessive_convs(cost: ModelCost, t: Thresholds, select: Callable[[OpRecord]
                      ) -> tuple[list[dict[str, Any]], int]:
     """The selected convs whose memory access exceeds ``ideal`` by more than the layer
     tolerance, worst (most excess elements) first; and the MACs of all selected convs."""
-    total = cost.total.macs
+    total, total_bytes = cost.total.macs, arithmetic_bytes(cost)
     rows, macs_selected = [], 0
     for r in cost.layers:
         if not select(r):
@@ -251,6 +263,7 @@ def _excessive_convs(cost: ModelCost, t: Thresholds, select: Callable[[OpRecord]
                 "excess_elements": geo.memory_access - best, "macs": r.macs,
                 "share_macs": _share(r.macs, total),
                 "memory_access_bytes": r.memory_access_bytes,
+                "share_memory_access": _share(r.memory_access_bytes, total_bytes),
             })
     rows.sort(key=lambda o: -o["excess_elements"])
     return rows, macs_selected
@@ -261,11 +274,13 @@ def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
     rows, macs_1x1 = _excessive_convs(
         cost, t, is_1x1, lambda geo: geo.balanced_bound,
         lambda geo, best: {"ratio": geo.c_out / geo.c_in, "lower_bound": best})
-    share = _share(sum(o["macs"] for o in rows), total)
+    share_macs = _share(sum(o["macs"] for o in rows), total)
+    share = _bytes_share(rows, arithmetic_bytes(cost))
     verdict = share_verdict(share, t)
     if rows:
         worst = rows[0]
-        explanation = (f"{_pct(share)} of MACs run in 1x1 convs whose unequal widths cost "
+        explanation = (f"{_pct(share)} of the arithmetic ops' memory access ({_pct(share_macs)} "
+                       f"of MACs) is in 1x1 convs whose unequal widths cost "
                        f"more memory access than needed (worst: {worst['module']}, "
                        f"{worst['c_in']}->{worst['c_out']} channels, "
                        f"+{_pct(worst['excess'])} over the balanced minimum)")
@@ -273,12 +288,11 @@ def audit_g1(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
         explanation = "every 1x1 conv keeps its input and output widths close"
     else:
         explanation = "no 1x1 convolutions"
-    metrics = {"share_macs_unbalanced": share, "unbalanced_convs": len(rows),
-               "share_macs_1x1": _share(macs_1x1, total),
-               "share_memory_access_unbalanced": _memory_share(cost, rows),
+    metrics = {"share_memory_access_unbalanced": share, "share_macs_unbalanced": share_macs,
+               "unbalanced_convs": len(rows), "share_macs_1x1": _share(macs_1x1, total),
                "excess_elements": sum(o["excess_elements"] for o in rows)}
     return GuidelineResult("G1", "equal channel width minimizes memory access", verdict,
-                           explanation, "share_macs_unbalanced", metrics, rows)
+                           explanation, "share_memory_access_unbalanced", metrics, rows)
 
 
 # --------------------------------------------------------------------------- G2
@@ -289,30 +303,32 @@ def audit_g2(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
         cost, t, lambda r: r.category == OpCategory.GROUPED,  # 1 < g < c_in, as conv_category
         lambda geo: geo.ungrouped_memory_access,
         lambda geo, best: {"kernel_area": geo.kernel_area, "ungrouped_memory_access": best})
-    share = _share(sum(o["macs"] for o in rows), total)
+    share_macs = _share(sum(o["macs"] for o in rows), total)
+    share = _bytes_share(rows, arithmetic_bytes(cost))
     verdict = share_verdict(share, t)
     if rows:
         worst = rows[0]
-        explanation = (f"{_pct(share)} of MACs run in group convs that move more memory than "
+        explanation = (f"{_pct(share)} of the arithmetic ops' memory access ({_pct(share_macs)} "
+                       f"of MACs) is in group convs that move more memory than "
                        f"an ungrouped conv of equal FLOPs (worst: {worst['module']}, "
                        f"g={worst['groups']}, +{_pct(worst['excess'])})")
     elif macs_grouped:
         explanation = "group convs are few or mild enough to cost little extra memory access"
     else:
         explanation = "no group convolutions (depthwise ones are G4's concern)"
-    metrics = {"share_macs_excessive": share, "excessive_convs": len(rows),
-               "share_macs_grouped": _share(macs_grouped, total),
-               "share_memory_access_excessive": _memory_share(cost, rows),
+    metrics = {"share_memory_access_excessive": share, "share_macs_excessive": share_macs,
+               "excessive_convs": len(rows), "share_macs_grouped": _share(macs_grouped, total),
                "excess_elements": sum(o["excess_elements"] for o in rows)}
     return GuidelineResult("G2", "excessive group convolution increases memory access",
-                           verdict, explanation, "share_macs_excessive", metrics, rows)
+                           verdict, explanation, "share_memory_access_excessive", metrics, rows)
 
 
 # --------------------------------------------------------------------------- G3
 
 def block_rows(cost: ModelCost) -> list[dict[str, Any]]:
-    """One row per block of the dataflow graph: its branches, fragments and costs."""
-    records, total = cost.layers, cost.total.macs
+    """One row per block of the dataflow graph: its branches, fragments and costs (its
+    arithmetic ops' bytes, which G3 weighs it by, and its MACs)."""
+    records, total, total_bytes = cost.layers, cost.total.macs, arithmetic_bytes(cost)
     succ = graph.successors(records)
 
     def is_kernel(p: int) -> bool:
@@ -321,6 +337,8 @@ def block_rows(cost: ModelCost) -> list[dict[str, Any]]:
     rows = []
     for block in graph.blocks(records):
         macs = sum(records[p].macs for p in block.positions)
+        moved = sum(records[p].memory_access_bytes for p in block.positions
+                    if records[p].category in ARITHMETIC_CATEGORIES)
         rows.append({
             "block": block.module or "(model)",
             "first_index": records[block.positions[0]].index,
@@ -329,16 +347,18 @@ def block_rows(cost: ModelCost) -> list[dict[str, Any]]:
             "fragments": sum(is_kernel(p) for p in block.positions),
             "branches": max(1, graph.max_antichain(succ, block.positions, is_kernel)),
             "macs": macs, "share_macs": _share(macs, total),
+            "arithmetic_bytes": moved, "share_memory_access": _share(moved, total_bytes),
         })
     return rows
 
 
 def audit_g3(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
-    total = cost.total.macs
+    total, total_bytes = cost.total.macs, arithmetic_bytes(cost)
     blocks = block_rows(cost)
     rows = sorted((b for b in blocks if b["branches"] > t.max_branches),
                   key=lambda b: (-b["branches"], -b["macs"]))
-    share = _share(sum(b["macs"] for b in rows), total)
+    share_macs = _share(sum(b["macs"] for b in rows), total)
+    share = _share(sum(b["arithmetic_bytes"] for b in rows), total_bytes)
     verdict = share_verdict(share, t)
     in_blocks = sum(b["macs"] for b in blocks)
     # ops outside any block form plain chains: one branch
@@ -346,7 +366,8 @@ def audit_g3(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
                             + (total - in_blocks), total) if total else 1.0)
     if rows:
         worst = rows[0]
-        explanation = (f"{_pct(share)} of MACs run in multi-path blocks of more than "
+        explanation = (f"{_pct(share)} of the arithmetic ops' memory access ({_pct(share_macs)} "
+                       f"of MACs) is in multi-path blocks of more than "
                        f"{t.max_branches} parallel branches (widest: {worst['block']}, "
                        f"{worst['branches']} branches, {worst['fragments']} kernel ops)")
     elif blocks:
@@ -355,13 +376,14 @@ def audit_g3(cost: ModelCost, t: Thresholds = THRESHOLDS) -> GuidelineResult:
     else:
         explanation = "a plain chain of ops: nothing runs side by side"
     metrics = {
-        "share_macs_fragmented": share, "fragmented_blocks": len(rows), "blocks": len(blocks),
+        "share_memory_access_fragmented": share, "share_macs_fragmented": share_macs,
+        "fragmented_blocks": len(rows), "blocks": len(blocks),
         "max_branches": max((b["branches"] for b in blocks), default=1),
         "mean_branches": mean_branches,
         "mean_fragments": _share(sum(b["fragments"] for b in blocks), len(blocks)),
     }
     return GuidelineResult("G3", "network fragmentation reduces parallelism", verdict,
-                           explanation, "share_macs_fragmented", metrics, rows)
+                           explanation, "share_memory_access_fragmented", metrics, rows)
 
 
 # --------------------------------------------------------------------------- G4

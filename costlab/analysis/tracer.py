@@ -39,6 +39,8 @@ from costlab.analysis.registry import (
     lookup,
     override_entries,
 )
+from costlab.build.forward_errors import forward_error
+from costlab.build.user_code import attributed_warnings
 from costlab.core.categories import OpCategory
 from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
@@ -347,11 +349,6 @@ def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
         yield
 
 
-def _describe_inputs(inputs: tuple) -> str:
-    shapes = [tuple(t.shape) for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)]
-    return ", ".join(str(s) for s in shapes) or "no tensors"
-
-
 def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
           storage_dtype: torch.dtype | None = None, index: ModuleIndex | None = None,
           formulas: Mapping[OpKey, Callable[..., Any]] | None = None
@@ -369,15 +366,12 @@ def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
         state.add_activation(t, 0)
     try:
         with torch.no_grad(), module_scope(model, state), _AttentionMode(state), \
-                _CostMode(state):
+                _CostMode(state), attributed_warnings():  # at the model's line, not ours
             output = model(*inputs, **(input_kwargs or {}))
     except ForwardError:
         raise
     except Exception as exc:  # a user's forward can raise anything
         where = state.stack[-1] if state.stack else ""
         kind = state.module_types.get(where, type(model).__name__)
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ForwardError(
-            f"forward failed in module '{where or '(root)'}' ({kind}) with inputs "
-            f"{_describe_inputs(inputs)}: {type(exc).__name__}: {first_line}") from exc
+        raise forward_error(where, kind, inputs, exc) from exc  # as bench and compare say it
     return state, output

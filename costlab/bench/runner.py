@@ -19,6 +19,7 @@ from costlab.bench.stats import (LatencyStats, RatioEstimate, RoundsSummary,
 from costlab.bench.timing import (Progress, Timing, TimingPolicy, cudnn_benchmark,
                                   inference_context, time_interleaved, torch_threads)
 from costlab.bench.ready import ready_model
+from costlab.build.forward_errors import named_forward_errors
 from costlab.core.errors import UsageError
 from costlab.core.version import BENCH_REPORT_SCHEMA_VERSION
 
@@ -194,7 +195,7 @@ def _in_this_process(models: Sequence[Any], options: dict[str, Any], device: str
                     input_shapes=[list(s) for s in p.input_shapes], batch=_batch(p),
                     notes=list(p.notes or []), threads=used_threads) for p in prepared]
     order: list[int] = []
-    with inference_context([p.module for p in prepared]):
+    with inference_context([p.module for p in prepared]), named_forward_errors(prepared):
         for r, lineup in enumerate(schedule(len(models), rounds)):
             run = time_interleaved([prepared[i] for i in lineup], policy, device,
                                    _round_progress(progress, r, rounds))

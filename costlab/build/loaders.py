@@ -5,7 +5,9 @@ A specifier names where a model comes from:
 - ``path/to/file.py:Name``: a class, a factory function or a module instance in that file
   (importing the file runs its code, as ``python file.py`` would);
 - ``package.module:name``: the same, from an importable module;
-- ``torchvision:resnet50`` and ``timm:mobilenetv3_large_100``: built without weights;
+- ``torchvision:resnet50`` and ``timm:mobilenetv3_large_100``: built without weights, and
+  with a default input: timm's from the model's ``pretrained_cfg["input_size"]``,
+  torchvision's classification models 1x3x224x224;
 - ``model.pt2``: a program saved by ``torch.export.save``.
 
 Constructors run under ``torch.device("meta")`` so no weights are allocated; one that fails
@@ -23,7 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from costlab.core.errors import UsageError
+from costlab.build.user_code import quiet_loggers, running_user_code
+from costlab.core.errors import CostlabError, UsageError
+
+# torchvision's classification models are for ImageNet crops (some weights use larger ones;
+# the models built without weights take any size above their minimum)
+TORCHVISION_CLASSIFICATION_INPUT = (3, 224, 224)
 
 OPTIONAL = {
     "torchvision": "torchvision is not installed: pip install torchvision (a build matching "
@@ -40,6 +47,17 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     example_inputs: tuple | None = None  # an exported program's own example inputs
     example_kwargs: dict | None = None
+    input_size: tuple[int, ...] | None = None  # the default input without batch, if known
+
+    def default_input(self, batch: int = 1,
+                      resolution: int | None = None) -> tuple[int, ...] | None:
+        """The default input shape with ``batch`` (and ``resolution`` for images)."""
+        if self.input_size is None:
+            return None
+        size = tuple(self.input_size)
+        if resolution is not None and len(size) == 3:
+            size = (size[0], resolution, resolution)
+        return (batch, *size)
 
 
 def is_specifier(text: str) -> bool:
@@ -77,16 +95,22 @@ def _import_file(path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     try:
-        spec.loader.exec_module(module)
+        with running_user_code(path):
+            spec.loader.exec_module(module)
     except Exception as exc:  # the user's file can raise anything at import
         sys.modules.pop(module_name, None)
+        if isinstance(exc, CostlabError):  # a sys.exit, said in one line
+            raise
         raise UsageError(f"importing {path} failed: {_short_error(exc)}") from exc
     return module
 
 
 def _import_module(name: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with running_user_code(name):
+            return importlib.import_module(name)
+    except CostlabError:
+        raise
     except ImportError as exc:
         root = name.split(".")[0]
         if root in OPTIONAL:
@@ -98,7 +122,6 @@ def _import_module(name: str) -> Any:
 
 def _construct(target: Any, kwargs: dict[str, Any], label: str, device: str) -> LoadedModel:
     """Call a class or factory on ``device`` (meta first), or take a module instance."""
-    import torch
     from torch import nn
 
     if isinstance(target, nn.Module):
@@ -108,6 +131,14 @@ def _construct(target: Any, kwargs: dict[str, Any], label: str, device: str) -> 
         return LoadedModel(module, label, _device_of(module))
     if not callable(target):
         raise UsageError(f"{label} is a {type(target).__name__}, not a model class or factory")
+    with running_user_code(label, "building"):
+        return _build(target, kwargs, label, device)
+
+
+def _build(target: Any, kwargs: dict[str, Any], label: str, device: str) -> LoadedModel:
+    import torch
+    from torch import nn
+
     notes = []
     tried = ["meta", "cpu"] if device == "meta" else [device]
     for where in tried:
@@ -143,7 +174,8 @@ def _load_exported(path: Path) -> LoadedModel:
 
     if not path.is_file():
         raise UsageError(f"cannot read {path}: no such file")
-    with warnings.catch_warnings():  # torch's own deprecation chatter on load
+    # torch's own deprecation chatter, and its log of the error costlab reports in one line
+    with warnings.catch_warnings(), quiet_loggers("torch.export", "torch._export"):
         warnings.simplefilter("ignore")
         try:
             program = torch.export.load(str(path))
@@ -200,16 +232,37 @@ def _torchvision(name: str, kwargs: dict[str, Any], device: str) -> LoadedModel:
     if "weights" in kwargs and kwargs["weights"] is not None:
         raise UsageError("costlab never downloads weights: leave out 'weights'")
     builder = models.get_model_builder(name)
-    return _construct(lambda **kw: builder(weights=None, **kw), kwargs, f"torchvision:{name}",
-                      device)
+    loaded = _construct(lambda **kw: builder(weights=None, **kw), kwargs,
+                        f"torchvision:{name}", device)
+    if name in models.list_models(module=models):  # the classification models
+        loaded.input_size = TORCHVISION_CLASSIFICATION_INPUT
+    return loaded
 
 
 def _timm(name: str, kwargs: dict[str, Any], device: str) -> LoadedModel:
     timm = _import_module("timm")
     if not timm.is_model(name):
         raise UsageError(f"timm has no model {name!r}")
-    return _construct(lambda **kw: timm.create_model(name, pretrained=False, **kw), kwargs,
-                      f"timm:{name}", device)
+    loaded = _construct(lambda **kw: timm.create_model(name, pretrained=False, **kw), kwargs,
+                        f"timm:{name}", device)
+    loaded.input_size = timm_input_size(loaded.module, kwargs)
+    return loaded
+
+
+def timm_input_size(model: Any, kwargs: dict[str, Any]) -> tuple[int, ...] | None:
+    """A timm model's input without batch: its config's ``input_size`` (C, H, W), with
+    ``img_size`` from the constructor's arguments where given (the model is built for it,
+    its config still names the pretrained size)."""
+    config = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
+    size = config.get("input_size") if isinstance(config, dict) else None
+    if not size:
+        return None
+    size = tuple(int(d) for d in size)
+    img_size = kwargs.get("img_size")
+    if img_size is not None and len(size) == 3:
+        height, width = (img_size, img_size) if isinstance(img_size, int) else img_size
+        size = (size[0], int(height), int(width))
+    return size
 
 
 def signature_hint(target: Any) -> str:

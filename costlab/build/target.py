@@ -52,16 +52,18 @@ def _registered_target(spec, knobs: dict, specs: list[InputSpec] | None, batch: 
                   variant=variant)
 
 
-def _loaded_target(specifier: str, model_kwargs: dict | None, device: str) -> Target:
+def _loaded_target(specifier: str, model_kwargs: dict | None, device: str, batch: int = 1,
+                   resolution: int | None = None) -> Target:
     from costlab.build.loaders import load
 
     loaded = load(specifier, model_kwargs, device)
     target = Target(module=loaded.module, name=loaded.name, device=loaded.device,
                     knobs=dict(model_kwargs or {}), notes=list(loaded.notes),
+                    default_shape=loaded.default_input(batch, resolution),
                     example_inputs=loaded.example_inputs, example_kwargs=loaded.example_kwargs)
     if loaded.device == "meta":
         def rebuild() -> Target:
-            again = _loaded_target(specifier, model_kwargs, "cpu")
+            again = _loaded_target(specifier, model_kwargs, "cpu", batch, resolution)
             again.notes.append("traced on cpu: the forward pass cannot run on meta")
             return again
         target.rebuild_on_cpu = rebuild
@@ -135,7 +137,7 @@ def resolve_target(model: Any, specs: list[InputSpec] | None, *, batch: int = 1,
         if knobs:
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only; "
                              "pass constructor arguments as model_kwargs")
-        target = _loaded_target(model, model_kwargs, device)
+        target = _loaded_target(model, model_kwargs, device, batch, resolution)
     elif isinstance(model, nn.Module):
         if knobs:
             raise UsageError(f"knobs {sorted(knobs)} apply to registered models only")

@@ -7,6 +7,7 @@ on, and ``load_profile`` reads either by name or by path.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -116,7 +117,10 @@ def _read_json(text: str, origin: str) -> Any:
 def load_profile(name_or_path: str | Path) -> HardwareProfile:
     """A packaged profile by name (``nvidia_a100``) or a user's JSON file by path."""
     text = str(name_or_path)
-    if text in packaged_names():
+    names = packaged_names()
+    if text.strip().lower() in names:  # names match as model names do: any case, spaces
+        text = text.strip().lower()
+    if text in names:
         data = resources.files(__package__).joinpath(f"{text}.json").read_text(encoding="utf-8")
         return profile_from_dict(_read_json(data, f"profile {text}"), f"profile {text}")
     path = Path(text)
@@ -131,7 +135,9 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
             raise UsageError(f"cannot read hardware profile {text}: not a text (JSON) file") \
                 from None
         return profile_from_dict(_read_json(data, text), text)
-    raise UsageError(f"unknown hardware profile {text!r}; known: {', '.join(packaged_names())} "
+    close = difflib.get_close_matches(text.strip().lower(), names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(f"unknown hardware profile {text!r}{hint}; known: {', '.join(names)} "
                      "(or a JSON file, e.g. from `costlab calibrate`)")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from costlab.core.errors import UnknownModelError, UsageError
@@ -68,6 +68,9 @@ class ModelSpec:
     summary: str = ""
     input_dtype: str = "float32"
     takes_input: bool = False
+    # knob values an alias fixes (``shufflenet_v2_x0_5`` is ``shufflenet_v2`` at scale=0.5)
+    presets: tuple[tuple[str, Any], ...] = ()
+    alias: str = ""  # the name it was asked for by, when that was an alias
 
     def knob(self, name: str) -> Knob:
         for k in self.knobs:
@@ -79,10 +82,16 @@ class ModelSpec:
     def resolve_knobs(self, values: dict[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``values``, each parsed and checked."""
         resolved = {k.name: k.default for k in self.knobs}
+        resolved.update(self.presets)
         for name, value in values.items():
             if value is None:
                 continue
-            resolved[name] = self.knob(name).parse(value)
+            parsed = self.knob(name).parse(value)
+            if name in dict(self.presets) and parsed != dict(self.presets)[name]:
+                raise UsageError(f"{self.alias} is {self.name} with {name}="
+                                 f"{dict(self.presets)[name]}; for {name}={value} ask for "
+                                 f"{self.name}")
+            resolved[name] = parsed
         return resolved
 
     def default_input(self, knobs: dict[str, Any] | None = None) -> tuple[int, ...]:
@@ -110,9 +119,42 @@ class ModelSpec:
         return self.builder(**resolved)
 
 
+@dataclass(frozen=True)
+class Alias:
+    """Another library's name for a zoo model: the zoo model and the knob values it fixes."""
+
+    name: str
+    model: str
+    knobs: tuple[tuple[str, Any], ...] = ()
+
+
+# torchvision's classification names whose zoo model is the same architecture at the same
+# width, where the names differ (same-named models need no alias). Each was checked against
+# torchvision 0.28 (torchvision:NAME): MACs and params equal at the default input. Not
+# aliased: torchvision's googlenet (BatchNorm, 3x3 "5x5" branches) is not the zoo's, which
+# follows the paper under the same name; the vgg*_bn, wide_resnet, resnext101, regnet,
+# convnext, swin, mnasnet, efficientnet_v2 and other vit variants have no zoo model.
+TORCHVISION_ALIASES: tuple[Alias, ...] = (
+    Alias("vit_b_16", "vit_b16"),
+    Alias("squeezenet1_0", "squeezenet", (("version", "v1.0"),)),
+    Alias("squeezenet1_1", "squeezenet", (("version", "v1.1"),)),
+    Alias("shufflenet_v2_x0_5", "shufflenet_v2", (("scale", 0.5),)),
+    Alias("shufflenet_v2_x1_0", "shufflenet_v2", (("scale", 1.0),)),
+    Alias("shufflenet_v2_x1_5", "shufflenet_v2", (("scale", 1.5),)),
+    Alias("shufflenet_v2_x2_0", "shufflenet_v2", (("scale", 2.0),)),
+)
+
+
+def normalized(name: str) -> str:
+    """Model names match case-insensitively, surrounding spaces ignored."""
+    return name.strip().lower()
+
+
 @dataclass
 class Registry:
     specs: dict[str, ModelSpec] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(
+        default_factory=lambda: {a.name: a for a in TORCHVISION_ALIASES})
 
     def add(self, spec: ModelSpec) -> None:
         if spec.name in self.specs:
@@ -120,18 +162,26 @@ class Registry:
         self.specs[spec.name] = spec
 
     def get(self, name: str) -> ModelSpec:
-        spec = self.specs.get(name)
-        if spec is None:
-            raise UnknownModelError(name, difflib.get_close_matches(name, list(self.specs), n=3,
-                                                                  cutoff=0.5))
-        return spec
+        """The spec registered as ``name`` (any case), or the one an alias names, with the
+        alias's knob values fixed."""
+        key = normalized(name)
+        spec = self.specs.get(key)
+        if spec is not None:
+            return spec
+        alias = self.aliases.get(key)
+        if alias is not None:
+            return replace(self.specs[alias.model], presets=alias.knobs, alias=alias.name)
+        known = list(self.specs) + list(self.aliases)
+        raise UnknownModelError(name.strip(), difflib.get_close_matches(key, known, n=3,
+                                                                        cutoff=0.5))
 
     def owns(self, name: str) -> bool:
-        """Whether ``name`` is for this registry to answer: a registered name, or one in a
-        registered namespace (``block:anything``), so a typo gets suggestions rather than
-        being taken for a user's ``module:attr``."""
-        namespace = name.split(":", 1)[0] if ":" in name else None
-        return name in self.specs or (namespace is not None and any(
+        """Whether ``name`` is for this registry to answer: a registered name or alias, or
+        one in a registered namespace (``block:anything``), so a typo gets suggestions
+        rather than being taken for a user's ``module:attr``."""
+        key = normalized(name)
+        namespace = key.split(":", 1)[0] if ":" in key else None
+        return key in self.specs or key in self.aliases or (namespace is not None and any(
             other.startswith(namespace + ":") for other in self.specs))
 
     def names(self) -> list[str]:

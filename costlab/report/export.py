@@ -357,10 +357,10 @@ def sweep_document(result) -> Document:
 # Per guideline, the offender columns worth reading, in order.
 GUIDELINE_COLUMNS = {
     "G1": ["module", "c_in", "c_out", "ratio", "memory_access", "lower_bound", "excess",
-           "share_macs"],
+           "share_memory_access", "share_macs"],
     "G2": ["module", "groups", "memory_access", "ungrouped_memory_access", "excess",
-           "share_macs"],
-    "G3": ["block", "branches", "fragments", "ops", "share_macs"],
+           "share_memory_access", "share_macs"],
+    "G3": ["block", "branches", "fragments", "ops", "share_memory_access", "share_macs"],
     "G4": ["module", "op", "output_shape", "memory_access_bytes", "share_bytes"],
 }
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}

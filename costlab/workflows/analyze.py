@@ -60,7 +60,7 @@ def fvcore_check(model: Any, cost: ModelCost, depth: int = 1,
     from costlab.models import registry
 
     input_dtype = "float32"
-    if isinstance(model, str) and model not in registry().specs:
+    if isinstance(model, str) and not registry().owns(model):
         module = load(model, model_kwargs, "cpu").module  # fvcore needs real weights
     elif isinstance(model, str):
         spec = registry().get(model)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from costlab.core.records import ModelCost
-from costlab.core.errors import UsageError
+from costlab.core.errors import ForwardError, UsageError
 from costlab.references import PublishedEntry, lookup_for_input
 from costlab.workflows.analyze import analyze
 
@@ -53,6 +53,15 @@ class ModelComparison:
         return comparison_frame(self)
 
 
+def _analyze_named(model: Any, options: dict[str, Any]) -> ModelCost:
+    """``analyze``, its forward errors naming the model (one of several compared)."""
+    try:
+        return analyze(model, **options)
+    except ForwardError as exc:
+        name = model if isinstance(model, str) else type(model).__name__
+        raise ForwardError(f"{name}: {exc}") from exc
+
+
 def compare(models: Sequence[Any], *, latency: bool = False,
             latency_options: dict[str, Any] | None = None, **options: Any) -> ModelComparison:
     """Analyze each model with the same options and line them up with published numbers.
@@ -64,7 +73,7 @@ def compare(models: Sequence[Any], *, latency: bool = False,
     """
     if len(models) < 1:
         raise UsageError("compare needs at least one model")
-    costs = [analyze(m, **options) for m in models]
+    costs = [_analyze_named(m, options) for m in models]
     published = [lookup_for_input(c.name, c.info.knobs, c.info.input_shapes) for c in costs]
     comparison = ModelComparison(costs=costs, published=published)
     if latency:

@@ -9,8 +9,9 @@ from functools import cache
 import pytest
 
 import costlab
-from costlab.analysis.guidelines import (THRESHOLDS, ConvGeometry, GuidelineAudit, Thresholds,
-                                         audit, block_rows, folded_norms)
+from costlab.analysis.guidelines import (ARITHMETIC_CATEGORIES, THRESHOLDS, ConvGeometry,
+                                         GuidelineAudit, Thresholds, arithmetic_bytes, audit,
+                                         block_rows, folded_norms)
 from costlab.core.records import ModelCost
 
 
@@ -83,8 +84,17 @@ def test_shufflenet_v2_first_unit_widens_24_to_58_and_is_flagged_but_small():
     g1 = audited("shufflenet_v2")["G1"]
     assert [o["module"] for o in g1.offenders] == ["stages.0.branch.0.conv",
                                                    "stages.0.shortcut.1.conv"]
-    assert g1.value == pytest.approx((24 * 58 * 3136 + 24 * 58 * 784)
-                                     / analyzed("shufflenet_v2").total.macs)
+    # the verdict weighs them by bytes: both are float32 and bias-free, 4 bytes an element
+    # (24->58 channels on 56x56, and on 28x28 after the stride-2 depthwise conv)
+    assert row["memory_access_bytes"] == 4 * 258544
+    shortcut_elements = 784 * (24 + 58) + 24 * 58
+    assert g1.key_metric == "share_memory_access_unbalanced"
+    assert g1.value == pytest.approx(4 * (258544 + shortcut_elements)
+                                     / arithmetic_bytes(analyzed("shufflenet_v2")))
+    assert g1.value == pytest.approx(0.0661, abs=1e-4)
+    # the MAC share beside it, the weight before
+    assert g1.metrics["share_macs_unbalanced"] == pytest.approx(
+        (24 * 58 * 3136 + 24 * 58 * 784) / analyzed("shufflenet_v2").total.macs)
 
 
 def test_mobilenet_v2_expansion_6_is_flagged():
@@ -137,6 +147,30 @@ def test_g2_counts_grouped_not_depthwise_convs():
     assert audited("mobilenet_v2")["G2"].metrics["share_macs_grouped"] == 0
 
 
+def test_resnext50_group_convs_are_weighed_by_their_memory_access():
+    # the g=32 3x3 convs move ~93% more memory than their ungrouped twins: 5.5% of the
+    # MACs, but 15% of the arithmetic ops' bytes, so G2 warns (it passed under a MAC weight)
+    g2 = audited("resnext50_32x4d")["G2"]
+    assert g2.verdict == "warn" and g2.key_metric == "share_memory_access_excessive"
+    assert g2.value == pytest.approx(0.150, abs=5e-4)
+    assert g2.metrics["share_macs_excessive"] == pytest.approx(0.055, abs=5e-4)
+    assert max(o["excess"] for o in g2.offenders) == pytest.approx(0.93, abs=0.01)
+    assert g2.value == pytest.approx(sum(o["share_memory_access"] for o in g2.offenders))
+    assert g2.explanation.startswith("15.0% of the arithmetic ops' memory access (5.5% of "
+                                     "MACs) is in group convs")
+
+
+def test_weights_are_shares_of_the_arithmetic_ops_bytes():
+    cost = analyzed("mobilenet_v2")
+    whole = sum(r.memory_access_bytes for r in cost.layers
+                if r.category in ARITHMETIC_CATEGORIES)
+    assert arithmetic_bytes(cost) == whole < cost.total.memory_access_bytes
+    g1 = audited("mobilenet_v2")["G1"]
+    assert g1.value == sum(o["memory_access_bytes"] for o in g1.offenders) / whole
+    assert all(o["share_memory_access"] == o["memory_access_bytes"] / whole
+               for o in g1.offenders)
+
+
 # ------------------------------------------------------------------------- G3
 
 def test_googlenet_inception_modules_have_four_branches_and_seven_kernel_ops():
@@ -150,6 +184,10 @@ def test_nasnet_cells_are_each_a_fragmented_block():
     g3 = audited("nasnet_a_mobile")["G3"]
     assert g3.metrics["blocks"] == g3.metrics["fragmented_blocks"] == 16
     assert {o["block"] for o in g3.offenders} == {f"cells.{i}" for i in range(16)}
+    # the cells hold 97.9% of the MACs and 90.4% of the arithmetic ops' bytes (the rest
+    # is in the ops outside the cells)
+    assert g3.value == pytest.approx(0.904, abs=5e-4)
+    assert g3.metrics["share_macs_fragmented"] == pytest.approx(0.979, abs=5e-4)
 
 
 def test_shufflenet_v2_units_have_at_most_two_branches():
@@ -193,7 +231,7 @@ def test_frames():
     summary, offenders = result.to_frames()
     assert list(summary["guideline"]) == ["G1", "G2", "G3", "G4"]
     assert list(summary["verdict"]) == ["fail", "pass", "pass", "fail"]
-    assert summary.loc[0, "value"] == result["G1"].metrics["share_macs_unbalanced"]
+    assert summary.loc[0, "value"] == result["G1"].metrics["share_memory_access_unbalanced"]
     assert len(offenders) == sum(len(r.offenders) for r in result.results)
     first = offenders[offenders["guideline"] == "G1"].iloc[0]
     assert (first["rank"], first["module"]) == (1, "features.2.conv.expand.conv")

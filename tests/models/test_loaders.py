@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import costlab
 from costlab.cli import app
-from costlab.core.errors import ForwardError, UsageError
+from costlab.core.errors import CostlabError, ForwardError, UsageError
 
 MODELS = '''
 import torch
@@ -298,3 +298,222 @@ def test_malformed_input_never_tracebacks(specifier, shape, kwargs):
     # typer's own usage errors draw a box; everything of costlab's is one line
     assert lines and (lines[0].startswith("error: ") and len(lines) == 1
                       or lines[0].startswith("Usage:")), result.stderr
+
+
+# ------------------------------------------------- files written as scripts, warnings, logs
+
+SCRIPT_EXITS = '''
+import sys
+sys.exit(3)
+'''
+
+SCRIPT_PARSES_ARGV = '''
+import argparse
+
+from torch import nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--width", type=int, default=8)
+args = parser.parse_args()  # at import: sees costlab's flags unless argv is the file's
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, args.width)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def exits():
+    raise SystemExit(4)
+'''
+
+WARNS = '''
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Warp(nn.Module):
+    def forward(self, x):
+        grid = torch.zeros(x.shape[0], 4, 4, 2, device=x.device)
+        return F.grid_sample(x, grid)  # line 12: torch warns about align_corners
+
+
+class Says(nn.Module):
+    def forward(self, x):
+        warnings.warn("from the user's forward")  # line 17
+        return x * 2
+'''
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_file_that_calls_sys_exit_at_import_is_a_one_line_error(tmp_path):
+    path = _write(tmp_path, "exits.py", SCRIPT_EXITS)
+    with pytest.raises(CostlabError, match=r"importing .*exits\.py called sys\.exit\(3\); "
+                                           r"costlab imports the file as a module"):
+        costlab.analyze(f"{path}:Net", "1,4")
+    result = run_cli("analyze", f"{path}:Net", "-i", "1,4")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "sys.exit(3)" in result.stderr
+
+
+def test_a_file_that_parses_argv_at_import_sees_only_its_own_name(tmp_path, monkeypatch):
+    import sys
+
+    path = _write(tmp_path, "parses.py", SCRIPT_PARSES_ARGV)
+    argv = ["costlab", "analyze", f"{path}:Net", "-i", "1,4", "--no-layers"]
+    monkeypatch.setattr(sys, "argv", argv)  # as when run as `costlab analyze ...`
+    cost = costlab.analyze(f"{path}:Net", "1,4")
+    assert cost.total.macs == 4 * 8
+    assert sys.argv == argv  # restored
+
+
+def test_a_factory_that_exits_is_a_one_line_error(tmp_path):
+    path = _write(tmp_path, "parses2.py", SCRIPT_PARSES_ARGV)
+    with pytest.raises(CostlabError, match=r"building .*:exits called sys\.exit\(4\)"):
+        costlab.analyze(f"{path}:exits", "1,4")
+
+
+def test_warnings_in_the_forward_are_attributed_to_the_model_file(tmp_path):
+    import warnings
+
+    path = _write(tmp_path, "warns.py", WARNS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        costlab.analyze(f"{path}:Warp", "1,3,8,8")
+    grid = [w for w in caught if "grid_sample" in str(w.message)]
+    assert len(grid) == 1  # once, though the trace ran on meta first
+    assert (grid[0].filename, grid[0].lineno) == (path, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        costlab.analyze(f"{path}:Says", "1,3,8,8")
+    assert [(str(w.message), w.filename, w.lineno) for w in caught] == [
+        ("from the user's forward", path, 17)]
+
+
+def test_user_warning_filters_still_apply(tmp_path):
+    import warnings
+
+    path = _write(tmp_path, "warns2.py", WARNS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore")
+        costlab.analyze(f"{path}:Says", "1,3,8,8")
+    assert caught == []
+
+
+def test_a_corrupt_exported_program_logs_nothing_of_torchs(tmp_path):
+    import logging
+
+    path = tmp_path / "corrupt.pt2"
+    path.write_bytes(b"PK\x03\x04 not really a zip archive")
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("torch.export")
+    handler, level = Keep(level=logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(UsageError, match=r"cannot load exported program .*corrupt\.pt2"):
+            costlab.analyze(str(path))
+    finally:
+        logger.removeHandler(handler)
+    assert records == [] and logger.level == level
+    result = run_cli("analyze", str(path))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+
+
+# ------------------------------------------------ default inputs of timm and torchvision
+
+class _Net(nn.Module):
+    def __init__(self, channels=3, classes=5):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, bias=False)
+        self.fc = nn.Linear(4, classes)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def _fake_timm(input_size, created):
+    """A stand-in for timm: one model, with the config timm gives its models."""
+    import types
+
+    def create_model(name, pretrained=True, **kwargs):
+        assert pretrained is False  # never a download
+        created.append(kwargs)
+        model = _Net(channels=input_size[0])
+        model.pretrained_cfg = {"input_size": input_size, "num_classes": 5}
+        return model
+
+    return types.SimpleNamespace(is_model=lambda name: name == "fakenet",
+                                 create_model=create_model)
+
+
+def test_timm_models_take_their_configs_input_size(monkeypatch):
+    import sys
+
+    created = []
+    monkeypatch.setitem(sys.modules, "timm", _fake_timm((3, 40, 48), created))
+    cost = costlab.analyze("timm:fakenet")  # no input given
+    assert cost.info.input_shapes == ((1, 3, 40, 48),)
+    assert cost.total.macs == 38 * 46 * 4 * 3 * 9 + 4 * 5
+    assert costlab.analyze("timm:fakenet", batch=2).info.input_shapes == ((2, 3, 40, 48),)
+    assert costlab.analyze("timm:fakenet", resolution=32).info.input_shapes == ((1, 3, 32, 32),)
+    given = costlab.analyze("timm:fakenet", "1,3,20,20")  # a given input wins
+    assert given.info.input_shapes == ((1, 3, 20, 20),)
+    result = run_cli("analyze", "timm:fakenet", "--no-layers")
+    assert result.exit_code == 0, result.stderr
+    assert "timm:fakenet   input 1x3x40x48" in result.stdout
+
+
+def test_timm_input_size_follows_img_size():
+    from costlab.build.loaders import timm_input_size
+
+    model = _Net()
+    model.pretrained_cfg = {"input_size": (3, 224, 224)}
+    assert timm_input_size(model, {}) == (3, 224, 224)
+    assert timm_input_size(model, {"img_size": 160}) == (3, 160, 160)
+    assert timm_input_size(model, {"img_size": (96, 128)}) == (3, 96, 128)
+    legacy = _Net()
+    legacy.default_cfg = {"input_size": [1, 28, 28]}  # timm before pretrained_cfg
+    assert timm_input_size(legacy, {}) == (1, 28, 28)
+    assert timm_input_size(_Net(), {}) is None
+
+
+def test_torchvision_classification_models_default_to_224(monkeypatch):
+    import sys
+    import types
+
+    classification = {"fakenet": _Net}
+    models = types.SimpleNamespace(
+        list_models=lambda module=None: sorted(classification) + (
+            [] if module is not None else ["fake_detector"]),
+        get_model_builder=lambda name: (lambda weights=None, **kw: _Net(**kw)))
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    monkeypatch.setitem(sys.modules, "torchvision.models", models)
+    assert costlab.analyze("torchvision:fakenet").info.input_shapes == ((1, 3, 224, 224),)
+    # a model outside the classification set still needs an input
+    with pytest.raises(UsageError, match="needs an input"):
+        costlab.analyze("torchvision:fake_detector")
+
+
+def test_real_timm_without_weights():
+    timm = pytest.importorskip("timm")
+    cost = costlab.analyze("timm:resnet18")
+    assert cost.info.input_shapes == ((1, 3, 224, 224),)
+    assert cost.total.params == sum(p.numel() for p in timm.create_model(
+        "resnet18", pretrained=False).parameters())

@@ -366,8 +366,9 @@ def guidelines_zoo(context: ReportContext) -> PaperReport:
     sections = [
         "Every CNN of the zoo at its default setting, audited by `costlab guidelines` against "
         "the four guidelines of Ma et al. 2018 (ShuffleNet V2). Each cell is the verdict and "
-        "the figure behind it: G1 the share of MACs in 1x1 convs with unequal widths, G2 the "
-        "share in excessive group convs, G3 the share in blocks of more than "
+        "the figure behind it: G1 the share of the arithmetic ops' memory access (bytes of the "
+        "convs other than depthwise, linear layers and attention) in 1x1 convs with unequal "
+        "widths, G2 the share in excessive group convs, G3 the share in blocks of more than "
         f"{t.max_branches} parallel branches, G4 element-wise bytes per byte of the "
         "arithmetic ops (see README, Guidelines).", "",
         markdown_table(display), "",
@@ -375,7 +376,7 @@ def guidelines_zoo(context: ReportContext) -> PaperReport:
             f"{g.upper()} " + ", ".join(f"{n} {v}" for v, n in sorted(c.items()))
             for g, c in tally.items()) + ".", "",
         f"Thresholds: G1-G3 warn at {t.share_warn:.0%} and fail at {t.share_fail:.0%} of the "
-        f"MACs; G4 warns at {t.elementwise_warn:g} and fails at {t.elementwise_fail:g}; a 1x1 "
+        f"arithmetic ops' bytes; G4 warns at {t.elementwise_warn:g} and fails at {t.elementwise_fail:g}; a 1x1 "
         f"or group conv is flagged when it moves more than {t.layer_excess:.2%} more memory "
         "than its ideal."]
     return PaperReport("guidelines_zoo", "ShuffleNet V2's guidelines G1-G4 across the zoo",
