@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from costlab.build.inputs import check_analysis_device, input_specs, make_input, storage_dtype
 from costlab.build.target import make_inputs, resolve_target
 from costlab.core.errors import ForwardError, UsageError
+from costlab.workflows.display import AnalyzedModel
 from costlab.core.records import ModelCost
 
 
@@ -47,7 +48,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             if switch:
                 module.train(was_training)
         cost.info.notes = list(target.notes)
-        return cost
+        return AnalyzedModel.of(cost)  # displays itself in a notebook
 
 
 def fvcore_check(model: Any, cost: ModelCost, depth: int = 1,

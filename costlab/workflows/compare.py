@@ -9,10 +9,11 @@ from costlab.core.records import ModelCost
 from costlab.core.errors import ForwardError, UsageError
 from costlab.references import PublishedEntry, lookup_for_input
 from costlab.workflows.analyze import analyze
+from costlab.workflows.display import Displayed
 
 
 @dataclass(kw_only=True)
-class ModelComparison:
+class ModelComparison(Displayed):
     """Several analyses side by side, with the published numbers beside each."""
 
     costs: list[ModelCost]
@@ -33,6 +34,11 @@ class ModelComparison:
             "memory_access": ratio(c.total.memory_access_bytes, base.memory_access_bytes),
             "peak_activation": ratio(c.total.peak_activation_bytes, base.peak_activation_bytes),
         } for c in self.costs]
+
+    def document(self):
+        from costlab.report.export import comparison_document
+
+        return comparison_document(self)
 
     def summary_lines(self) -> list[str]:
         """``mobilenet_v2: 0.53x MACs, 0.83x params`` for every model after the first."""

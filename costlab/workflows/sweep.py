@@ -10,10 +10,11 @@ from costlab.core.records import ModelCost
 from costlab.build.inputs import check_positive
 from costlab.core.errors import UsageError
 from costlab.workflows.analyze import analyze
+from costlab.workflows.display import Displayed
 
 
 @dataclass(kw_only=True)
-class SweepResult:
+class SweepResult(Displayed):
     """One analysis per point of a knob x resolution grid."""
 
     model: str
@@ -25,6 +26,11 @@ class SweepResult:
         from costlab.report.tables import sweep_frame
 
         return sweep_frame(self)
+
+    def document(self):
+        from costlab.report.export import sweep_document
+
+        return sweep_document(self)
 
 
 def parse_values(text: str | Sequence[Any] | None) -> list[str]:

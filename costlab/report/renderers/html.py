@@ -155,8 +155,24 @@ def _paragraph(paragraph: Paragraph) -> list[str]:
     return [f"<p{css}>{line}</p>" for line in lines]
 
 
+def fragment(document: "Document") -> str:
+    """The page's content without its page: what a notebook shows for a result
+    (``_repr_html_``), styled by the notebook; sorting needs the full page."""
+    return "\n".join(['<div class="costlab">', *_body(document), "</div>"])
+
+
 @renderer("html", suffixes=(".html", ".htm"))
 def render(document: "Document") -> str:
+    body = _body(document)
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(document.title)}</title>", f"<style>{STYLE}</style>", "</head>",
+        f'<body data-kind="{escape(document.kind)}">', "<main>", *body, "</main>",
+        f"<script>{SCRIPT}</script>", "</body>", "</html>", ""])
+
+
+def _body(document: "Document") -> list[str]:
     body: list[str] = [f"<h1>{escape(document.title)}</h1>"]
     shown: set[str] = set()  # the conventions go in the footer unless a block said them
     for block in document.blocks_for(SCREEN):
@@ -171,9 +187,4 @@ def render(document: "Document") -> str:
             shown.update(block.lines)
     if document.conventions and document.conventions not in shown:
         body.append(f"<footer>{escape(document.conventions)}</footer>")
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(document.title)}</title>", f"<style>{STYLE}</style>", "</head>",
-        f'<body data-kind="{escape(document.kind)}">', "<main>", *body, "</main>",
-        f"<script>{SCRIPT}</script>", "</body>", "</html>", ""])
+    return body

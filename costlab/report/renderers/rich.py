@@ -6,7 +6,7 @@ import io
 import os
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -160,6 +160,15 @@ def draw(document: "Document", console: Console) -> None:
             console.print(Text(block.text, style="bold"))
         else:
             _paragraph(block, console)
+
+
+def blocks(document: "Document", *, width: int) -> Iterator[Text]:
+    """The screen view as rich renderables, for a result printed by rich itself (its
+    ``__rich_console__``): drawn at ``width``, colours kept."""
+    buffer = Console(file=io.StringIO(), width=width, force_terminal=True,
+                     color_system="standard")
+    draw(document, buffer)
+    yield Text.from_ansi(buffer.file.getvalue())
 
 
 def terminal_width() -> int | None:
