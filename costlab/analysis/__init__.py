@@ -31,13 +31,22 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
                        buffers=sum(map(torch.Tensor.numel, index.buffers)),
                        peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
         tree = index.tree()
+        notes = tied_weights_notes(index)
     tensors = [*inputs, *(input_kwargs or {}).values()]
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
     info = ModelInfo(name=name, knobs=dict(knobs), input_shapes=shapes, device=device,
                      dtype=str(storage_dtype).replace("torch.", "") if storage_dtype else None,
-                     reference=reference, variant=variant)
+                     reference=reference, variant=variant, notes=notes)
     return ModelCost(info=info, layers=state.records, total=total, uncounted=uncounted,
                      module_tree=tree, known_zero_calls=state.known_zero_calls)
 
 
-__all__ = ["ModelCost", "build_cost"]
+def tied_weights_notes(index) -> list[str]:
+    """One note per tied weight: it is in the params of each module holding it, so module
+    rows add up to more than the model's params, which counts it once."""
+    return [f"tied weight of {n:,} params held by {' and '.join(p or '(root)' for p in paths)}: "
+            f"in each of their rows' params, once in the total"
+            for paths, n in index.tied()]
+
+
+__all__ = ["ModelCost", "build_cost", "tied_weights_notes"]

@@ -124,6 +124,11 @@ class TraceState:
             weights[p.untyped_storage()._cdata] = p.numel()
         for b in self.index.buffers:
             weights.setdefault(b.untyped_storage()._cdata, 0)
+        # storage key -> the paths of the modules that register the parameter: an op on a
+        # child's weight, run by its parent (nn.MultiheadAttention's out_proj), is the child's
+        self.owners: dict[int, tuple[str, ...]] = {
+            p.untyped_storage()._cdata: tuple(path for path in paths if path in self.module_types)
+            for p, paths in self.index.owners()}
         self.params_seen: set[int] = set()
         # [bytes, first op index, last op index] of every activation storage seen
         self.spans: list[list[int]] = []
@@ -203,6 +208,7 @@ class TraceState:
         read = params = 0
         input_shapes = []
         sources = []  # indices of the ops that wrote this op's activation inputs
+        owners = None  # the modules registering the first parameter read
         for t in _tensors(args, kwargs):
             dtype = t.dtype
             read += t.numel() * (sizes.get(dtype) or self.itemsize(dtype))
@@ -214,9 +220,14 @@ class TraceState:
                 span = live.get(key)
                 if span is not None:
                     span[2] = index
-            elif key not in self.params_seen:
-                self.params_seen.add(key)
-                params += n
+            else:
+                if owners is None:
+                    owners = self.owners.get(key)
+                if key not in self.params_seen:
+                    self.params_seen.add(key)
+                    params += n
+        if owners and module not in owners:
+            module = _owner_inside(module, owners)
 
         cost = None if entry is None else entry.formula(
             _specs(args), _specs(kwargs) if kwargs else kwargs, _specs(out))
@@ -278,6 +289,16 @@ class TraceState:
             running += d
             peak = max(peak, running)
         return peak
+
+
+def _owner_inside(module: str, owners: tuple[str, ...]) -> str:
+    """The first of ``owners`` inside ``module`` (its descendant), else ``module``: an op
+    on a submodule's own weight is charged to that submodule even when the parent ran it."""
+    prefix = module + "." if module else ""
+    for owner in owners:
+        if owner.startswith(prefix) and owner != module:
+            return owner
+    return module
 
 
 class _CostMode(TorchDispatchMode):

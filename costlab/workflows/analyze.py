@@ -46,7 +46,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
         finally:
             if switch:
                 module.train(was_training)
-        cost.info.notes = list(target.notes)
+        cost.info.notes = [*target.notes, *cost.info.notes]
         return cost
 
 
