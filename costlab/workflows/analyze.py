@@ -24,6 +24,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     specs = input_specs(input_shape)
     target = resolve_target(model, specs, batch=batch, resolution=resolution, device=device,
                             name=name, model_kwargs=model_kwargs, knobs=knobs)
+    rebuilt = False  # rebuilt on the CPU after meta failed: trace its real forward at once
     while True:
         args, kwargs = make_inputs(target, specs, input_kwargs, inputs)
         module = target.module
@@ -37,11 +38,13 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             cost = build_cost(module, args, name=target.name, knobs=target.knobs,
                               device=target.device, storage_dtype=bytes_dtype,
                               reference=target.reference, variant=target.variant,
-                              input_kwargs=kwargs, formulas=formulas)
+                              input_kwargs=kwargs, formulas=formulas,
+                              stand_ins=not rebuilt)
         except ForwardError:
             if target.rebuild_on_cpu is None or inputs is not None:
                 raise
             target = target.rebuild_on_cpu()  # meta cannot run it: data-dependent code
+            rebuilt = True
             continue
         finally:
             if switch:
