@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
@@ -347,6 +349,11 @@ class _FunctionLevelMode(TorchFunctionMode):
         kwargs = kwargs or {}
         if func is _SDPA:
             return self._attention(func, args, kwargs)
+        if func is _MHA_FORWARD and not self.state.on_meta:
+            # its scaled_dot_product_attention runs while this mode is off, so dispatch sees
+            # the kernel: the math decomposition, as on meta, not CPU's flash kernel
+            with sdpa_kernel([SDPBackend.MATH]):
+                return func(*args, **kwargs)
         recurrent = _RECURRENT.get(func) if type(func) is _BUILTIN else None
         if recurrent is None or self.state.suppress:
             return func(*args, **kwargs)
@@ -379,6 +386,7 @@ class _FunctionLevelMode(TorchFunctionMode):
 
 
 _BUILTIN = type(torch._C._VariableFunctions.lstm)
+_MHA_FORWARD = F.multi_head_attention_forward
 
 
 @contextmanager
