@@ -43,7 +43,8 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
                                inputs_on_meta(input_kwargs), storage_dtype=storage_dtype,
                                index=meta.index, formulas=formulas, tensors=meta.tensors)
                 index = meta.index
-            except ForwardError as exc:  # the forward reads values: run it for real
+            except (ForwardError, RuntimeError, NotImplementedError) as exc:
+                # the forward reads values (or a tensor cannot be made on meta): run it
                 notes.append(f"traced with the real forward on {device}: on meta stand-ins "
                              f"of its weights it failed ({_reason(exc)})")
         if traced is None:
