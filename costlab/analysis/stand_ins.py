@@ -34,7 +34,7 @@ def _meta_like(t: torch.Tensor) -> torch.Tensor:
     # grad, even under no_grad, so the op stream depends on it
     meta = torch.empty_strided(tuple(t.shape), tuple(t.stride()), dtype=t.dtype,
                                device="meta")
-    return meta.requires_grad_(t.requires_grad) if t.is_floating_point() else meta
+    return meta.requires_grad_() if t.requires_grad else meta
 
 
 def needs_stand_ins(index: ModuleIndex, tensors: list[torch.Tensor]) -> bool:
