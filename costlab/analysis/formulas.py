@@ -473,15 +473,27 @@ register(["cat", "stack", "clone", "copy", "_to_copy", "to", "constant_pad_nd",
           "replication_pad2d", "replication_pad3d", "index_select", "gather", "scatter",
           "scatter_add", "index", "_unsafe_index", "index_put", "index_put_", "roll", "flip",
           "repeat", "channel_shuffle", "native_channel_shuffle", "pixel_shuffle",
-          "pixel_unshuffle", "tril", "triu", "fill", "fill_", "zero_", "zeros", "zeros_like",
-          "ones", "ones_like", "full", "full_like", "new_zeros", "new_ones", "new_full",
-          "scalar_tensor", "arange", "lift_fresh_copy", "slice_scatter", "select_scatter",
-          "as_strided_scatter", "masked_scatter", "upsample_nearest1d", "upsample_nearest2d",
-          "upsample_nearest3d", "_upsample_nearest_exact2d", "one_hot", "linspace",
+          "pixel_unshuffle", "tril", "triu", "lift_fresh_copy", "slice_scatter",
+          "select_scatter", "as_strided_scatter", "masked_scatter", "upsample_nearest1d",
+          "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact2d", "one_hot",
           "expand_copy", "view_copy",
           "permute_copy", "split_copy", "unbind_copy", "t_copy", "transpose_copy",
           "unsqueeze_copy", "squeeze_copy", "_reshape_copy", "im2col", "col2im"],
          "no FLOPs; bytes read and written only")(_movement)
+
+
+# Factories and fills write their output and read no tensor data: ``zeros_like(x)`` and
+# ``x.fill_(0)`` use only x's shape, so counting x as read would double their bytes.
+@register(["fill", "fill_", "zero_", "zeros", "zeros_like", "ones", "ones_like", "full",
+           "full_like", "new_zeros", "new_ones", "new_full", "scalar_tensor", "arange",
+           "linspace", "eye"],
+          "write-only: no FLOPs; writes the output, reads no tensor (a fill value given as a "
+          "tensor aside)")
+def _write_only(args, kwargs, out) -> OpCost:
+    # fill.Tensor / fill_.Tensor read their one-element value
+    value = args[1] if len(args) > 1 and hasattr(args[1], "shape") else None
+    reads = ((numel(value.shape), value.dtype),) if value is not None else ()
+    return OpCost(macs=0, flops=0, category=OpCategory.DATA_MOVEMENT, reads=reads)
 
 
 @register(["copy_"], "no FLOPs; reads the source, writes the destination")

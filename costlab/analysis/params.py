@@ -35,6 +35,22 @@ class ModuleIndex:
     buffers: list[torch.Tensor]
     _owners: dict[int, tuple[torch.Tensor, list[str]]]  # id -> (param, registering paths)
 
+    def owners(self) -> list[tuple[torch.Tensor, list[str]]]:
+        """(parameter, the paths of the modules registering it), each parameter once."""
+        return list(self._owners.values())
+
+    def tied(self) -> list[tuple[list[str], int]]:
+        """Parameters registered in more than one module (tied weights): for each, the paths
+        of the modules holding it and its elements. A module shared under
+        two paths is one module (the tree counts it at its first path) and is not listed."""
+        modules = set(self.paths.values())
+        found = []
+        for param, owners in self._owners.values():
+            held = list(dict.fromkeys(path for path in owners if path in modules))
+            if len(held) > 1:
+                found.append((held, param.numel()))
+        return found
+
     def tree(self) -> dict[str, tuple[str, int]]:
         """path -> (module type, unique parameter elements in it and its children)."""
         counts = dict.fromkeys(self.paths.values(), 0)

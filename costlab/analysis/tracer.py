@@ -3,9 +3,11 @@
 Three context managers work together, all installed and removed around one forward:
 - ``module_scope`` keeps a stack of the module paths being run (forward pre/post hooks),
   so each op is attributed to the innermost module that ran it;
-- ``_AttentionMode`` (a TorchFunctionMode) sees ``F.scaled_dot_product_attention`` as one
-  op. Below it, meta and CPU dispatch to different kernels (the math decomposition on
-  meta, a fused kernel on CPU); counting it above the split gives identical numbers;
+- ``_FunctionLevelMode`` (a TorchFunctionMode) sees ``F.scaled_dot_product_attention`` and
+  the recurrent ops (``torch.lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu`` and their cells)
+  as one op each. Below it, meta and CPU dispatch to different kernels (decompositions on
+  meta, fused kernels on CPU: flash attention, oneDNN's LSTM); counting them above the
+  split gives identical numbers;
 - ``_CostMode`` (a TorchDispatchMode) sees every other op after autograd, so functional
   calls, ``x + y`` and ``torch.cat`` are counted like module calls.
 
@@ -24,6 +26,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
@@ -48,6 +52,11 @@ from costlab.core.module_tracker import ModuleTracker
 
 _SDPA = torch._C._nn.scaled_dot_product_attention
 _SDPA_OP = torch.ops.aten.scaled_dot_product_attention.default
+# the recurrent functions nn.LSTM/GRU/RNN and their cells call, by name (a builtin compares
+# equal to itself however it was looked up): counted at function level, like attention
+_RECURRENT = {getattr(torch._C._VariableFunctions, name): name
+              for name in ("lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell",
+                           "rnn_tanh_cell", "rnn_relu_cell")}
 
 
 # name, formula, known zero, shape-arithmetic meta kernel: looked up once per op overload
@@ -126,6 +135,11 @@ class TraceState:
             weights[p.untyped_storage()._cdata] = p.numel()
         for b in self.index.buffers:
             weights.setdefault(b.untyped_storage()._cdata, 0)
+        # storage key -> the paths of the modules that register the parameter: an op on a
+        # child's weight, run by its parent (nn.MultiheadAttention's out_proj), is the child's
+        self.owners: dict[int, tuple[str, ...]] = {
+            p.untyped_storage()._cdata: tuple(path for path in paths if path in self.module_types)
+            for p, paths in self.index.owners()}
         self.params_seen: set[int] = set()
         # [bytes, first op index, last op index] of every activation storage seen
         self.spans: list[list[int]] = []
@@ -143,6 +157,8 @@ class TraceState:
         self._storage_dtype = storage_dtype
         self._ops: dict[Any, OpInfo] = {}
         self.sdpa_entry = self.op_info(_SDPA_OP)[1]  # F.scaled_dot_product_attention's
+        self.recurrent_entries = {name: lookup(getattr(torch.ops.aten, name))
+                                  for name in _RECURRENT.values()}
 
     # -- helpers --------------------------------------------------------------------
     def itemsize(self, dtype: torch.dtype) -> int:
@@ -205,6 +221,7 @@ class TraceState:
         read = params = 0
         input_shapes = []
         sources = []  # indices of the ops that wrote this op's activation inputs
+        owners = None  # the modules registering the first parameter read
         for t in _tensors(args, kwargs):
             dtype = t.dtype
             read += t.numel() * (sizes.get(dtype) or self.itemsize(dtype))
@@ -216,9 +233,14 @@ class TraceState:
                 span = live.get(key)
                 if span is not None:
                     span[2] = index
-            elif key not in self.params_seen:
-                self.params_seen.add(key)
-                params += n
+            else:
+                if owners is None:
+                    owners = self.owners.get(key)
+                if key not in self.params_seen:
+                    self.params_seen.add(key)
+                    params += n
+        if owners and module not in owners:
+            module = _owner_inside(module, owners)
 
         cost = None if entry is None else entry.formula(
             _specs(args), _specs(kwargs) if kwargs else kwargs, _specs(out))
@@ -282,6 +304,16 @@ class TraceState:
         return peak
 
 
+def _owner_inside(module: str, owners: tuple[str, ...]) -> str:
+    """The first of ``owners`` inside ``module`` (its descendant), else ``module``: an op
+    on a submodule's own weight is charged to that submodule even when the parent ran it."""
+    prefix = module + "." if module else ""
+    for owner in owners:
+        if owner.startswith(prefix) and owner != module:
+            return owner
+    return module
+
+
 class _CostMode(TorchDispatchMode):
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -310,15 +342,27 @@ class _CostMode(TorchDispatchMode):
         return out
 
 
-class _AttentionMode(TorchFunctionMode):
+class _FunctionLevelMode(TorchFunctionMode):
     def __init__(self, state: TraceState):
         super().__init__()
         self.state = state
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is not _SDPA:
+        if func is _SDPA:
+            return self._attention(func, args, kwargs)
+        if func is _MHA_FORWARD and not self.state.on_meta:
+            # its scaled_dot_product_attention runs while this mode is off, so dispatch sees
+            # the kernel: the math decomposition, as on meta, not CPU's flash kernel
+            with sdpa_kernel([SDPBackend.MATH]):
+                return func(*args, **kwargs)
+        recurrent = _RECURRENT.get(func) if type(func) is _BUILTIN else None
+        if recurrent is None or self.state.suppress:
             return func(*args, **kwargs)
+        return self._one_op(recurrent, self.state.recurrent_entries[recurrent], func, None,
+                            args, kwargs)
+
+    def _attention(self, func, args, kwargs):
         state = self.state
         if state.suppress:
             return func(*args, **kwargs)
@@ -327,14 +371,24 @@ class _AttentionMode(TorchFunctionMode):
             enable_gqa = args[7] if len(args) > 7 else kwargs.get("enable_gqa", False)
             mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
             out = meta_kernels.attention_output(*args[:3], enable_gqa, mask)
+        return self._one_op("scaled_dot_product_attention", state.sdpa_entry, func, out, args,
+                            kwargs)
+
+    def _one_op(self, name: str, entry: FormulaEntry | None, func, out, args, kwargs):
+        """Record ``func`` as one op; the ops it runs below (``out`` None) are not recorded."""
+        state = self.state
         if out is None:
             state.suppress += 1
             try:
                 out = func(*args, **kwargs)
             finally:
                 state.suppress -= 1
-        state.record("scaled_dot_product_attention", state.sdpa_entry, args, kwargs, out)
+        state.record(name, entry, args, kwargs, out)
         return out
+
+
+_BUILTIN = type(torch._C._VariableFunctions.lstm)
+_MHA_FORWARD = F.multi_head_attention_forward
 
 
 @contextmanager
@@ -351,23 +405,31 @@ def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
 
 def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
           storage_dtype: torch.dtype | None = None, index: ModuleIndex | None = None,
-          formulas: Mapping[OpKey, Callable[..., Any]] | None = None
-          ) -> tuple[TraceState, Any]:
+          formulas: Mapping[OpKey, Callable[..., Any]] | None = None,
+          tensors: Mapping[str, torch.Tensor] | None = None) -> tuple[TraceState, Any]:
     """Run ``model(*inputs, **input_kwargs)`` once under the tracer; return the state and output.
 
     ``index`` is ``index_modules(model)`` when the caller has it already; ``formulas`` maps
-    ops to formulas used instead of the registry's for this trace only (see registry.py)."""
+    ops to formulas used instead of the registry's for this trace only (see registry.py).
+    ``tensors`` (name -> tensor) stand in for the model's parameters and buffers for this
+    forward (``torch.func.functional_call``); ``index`` must then index them."""
     leaves = tree_leaves((inputs, input_kwargs or {}))
-    tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
+    input_tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
     index = index or index_modules(model)
-    on_meta = any(t.is_meta for t in tensors) or any(p.is_meta for p in index.params[:1])
+    on_meta = any(t.is_meta for t in input_tensors) or \
+        any(p.is_meta for p in index.params[:1])
     state = TraceState(model, storage_dtype, on_meta, index, override_entries(formulas))
-    for t in tensors:
+    for t in input_tensors:
         state.add_activation(t, 0)
     try:
-        with torch.no_grad(), module_scope(model, state), _AttentionMode(state), \
+        with torch.no_grad(), module_scope(model, state), _FunctionLevelMode(state), \
                 _CostMode(state), attributed_warnings():  # at the model's line, not ours
-            output = model(*inputs, **(input_kwargs or {}))
+            if tensors is None:
+                output = model(*inputs, **(input_kwargs or {}))
+            else:
+                output = torch.func.functional_call(model, dict(tensors), tuple(inputs),
+                                                    input_kwargs or {}, tie_weights=True,
+                                                    strict=False)
     except ForwardError:
         raise
     except Exception as exc:  # a user's forward can raise anything

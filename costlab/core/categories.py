@@ -52,7 +52,9 @@ class Verdict(_StrValue):
 
 
 
-# Views, aliases, metadata queries and bare allocations: no arithmetic, no data traffic.
+# Views, aliases, metadata queries, bare allocations (``empty_like`` writes nothing) and
+# checks (``_linalg_check_errors`` reads an info flag torch set): no arithmetic, no data
+# traffic.
 # The analyzer counts them as known zeros; the profiler leaves their (tiny) time aside.
 KNOWN_ZERO_NAMES = (
     "view", "_unsafe_view", "reshape", "_reshape_alias", "view_as", "t", "t_", "transpose",
@@ -66,7 +68,7 @@ KNOWN_ZERO_NAMES = (
     "_local_scalar_dense", "_assert_tensor_metadata", "_assert_async", "dropout",
     "feature_dropout", "alpha_dropout", "contiguous", "flatten", "unflatten", "_to_dense",
     "set_", "resize_", "_has_compatible_shallow_copy_type", "_nested_tensor_from_mask",
-    "item", "size", "stride", "numel", "dim",
+    "item", "size", "stride", "numel", "dim", "_linalg_check_errors",
 )
 
 

@@ -123,14 +123,29 @@ class CostTotals(_HasCounts):
 
 @dataclass(slots=True, kw_only=True)
 class ModuleCost(_HasCounts):
-    """Costs of every op run inside one module (its descendants included)."""
+    """Costs of every op run inside one module (its descendants included).
+
+    With ``own``, the row holds only the ops the module ran itself, outside every child
+    module ("(root)" for the model's own forward): it sits among the children's rows so
+    that each level of the table sums to the level above."""
 
     path: str
     module_type: str
     depth: int
     counts: Counts
-    params: int  # unique parameter elements of the module and its children
+    params: int  # unique parameter elements of the module and its children (0 if own)
     ops: int
+    own: bool = False
+
+    @property
+    def label(self) -> str:
+        """The row's name in tables: the path, "(root)", or "path (own ops)"."""
+        if not self.own:
+            return self.path
+        return f"{self.path} (own ops)" if self.path else ROOT_LABEL
+
+
+ROOT_LABEL = "(root)"  # the model's own ops, outside every child module
 
 
 @dataclass(slots=True, kw_only=True)
@@ -164,24 +179,31 @@ def _ancestors(path: str, depth: int) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(min(depth, len(parts)))]
 
 
-def module_costs(cost: ModelCost, depth: int) -> list[ModuleCost]:
+def module_costs(cost: ModelCost, depth: int, *, own: bool = False) -> list[ModuleCost]:
     """One row per module down to ``depth`` (1 = the model's children), in definition order.
 
     Each row sums every op run inside the module, its descendants included; params are the
     module's unique parameter elements. Modules that ran no op and hold no params are left out.
+
+    With ``own``, the ops a module ran itself, outside its children, get an own-ops row
+    after the module's row, among its children, when those are shown ("(root)", first,
+    for the model's own forward). Then every shown module's children and own-ops row sum
+    to its row, and the top level plus "(root)" to the model's total.
     """
     # one pass over the records groups them by innermost module; each module's sum is then
     # handed to its ancestors (modules are far fewer than ops)
-    own: dict[str, list[Counts]] = {}
+    grouped: dict[str, list[Counts]] = {}
     for r in cost.layers:
-        group = own.get(r.module)
+        group = grouped.get(r.module)
         if group is None:
-            group = own[r.module] = []
+            group = grouped[r.module] = []
         group.append(r.counts)
     inside: dict[str, list[Counts]] = {}  # path -> the sums of the modules inside it
     ops: dict[str, int] = {}
-    for module, group in own.items():
+    own_counts: dict[str, Counts] = {}
+    for module, group in grouped.items():
         counts = Counts.total(group)
+        own_counts[module] = counts
         for path in _ancestors(module, depth):
             inside.setdefault(path, []).append(counts)
             ops[path] = ops.get(path, 0) + len(group)
@@ -198,7 +220,22 @@ def module_costs(cost: ModelCost, depth: int) -> list[ModuleCost]:
         rows.append(ModuleCost(path=path, module_type=module_type, depth=level,
                                counts=Counts.total(sums) if sums else ZERO, params=params,
                                ops=ops.get(path, 0)))
-    return rows
+    if not own:
+        return rows
+    # own-ops rows: the model's (first), and each shown module's whose children are shown
+    parents = {m.path.rpartition(".")[0] for m in rows if m.depth > 1}
+    with_own = []
+    if "" in grouped:
+        with_own.append(ModuleCost(path="", module_type=cost.module_tree.get("", ("", 0))[0],
+                                   depth=1, counts=own_counts[""], params=0,
+                                   ops=len(grouped[""]), own=True))
+    for m in rows:
+        with_own.append(m)
+        if m.path in parents and m.path in grouped:
+            with_own.append(ModuleCost(path=m.path, module_type=m.module_type,
+                                       depth=m.depth + 1, counts=own_counts[m.path],
+                                       params=0, ops=len(grouped[m.path]), own=True))
+    return with_own
 
 
 @dataclass
@@ -217,8 +254,10 @@ class ModelCost:
     def name(self) -> str:
         return self.info.name
 
-    def modules(self, depth: int = 1) -> list[ModuleCost]:
-        return module_costs(self, depth)
+    def modules(self, depth: int = 1, *, own: bool = False) -> list[ModuleCost]:
+        """The module rows to ``depth``; with ``own``, the own-ops rows too, so that each
+        level sums to the total (see ``module_costs``)."""
+        return module_costs(self, depth, own=own)
 
     def to_dataframe(self, depth: int | None = None):
         """One row per op record; with ``depth``, one row per module down to that depth."""
@@ -275,11 +314,11 @@ def layer_rows(cost: ModelCost) -> list[dict]:
 def module_rows(cost: ModelCost, depth: int) -> list[dict]:
     total_macs = cost.total.counts.macs or 1
     return [{
-        "module": m.path, "module_type": m.module_type, "depth": m.depth, "macs": c.macs,
+        "module": m.label, "module_type": m.module_type, "depth": m.depth, "macs": c.macs,
         "flops": c.flops, "params": m.params, "bytes_read": c.bytes_read,
         "bytes_written": c.bytes_written, "memory_access_bytes": c.bytes_read + c.bytes_written,
         "ops": m.ops, "share_macs": c.macs / total_macs,
-    } for m in module_costs(cost, depth) for c in (m.counts,)]
+    } for m in module_costs(cost, depth, own=True) for c in (m.counts,)]
 
 
 def layers_frame(cost: ModelCost):
@@ -297,5 +336,5 @@ def modules_frame(cost: ModelCost, depth: int):
 
 
 __all__ = ["LAYER_COLUMNS", "MODULE_COLUMNS", "Counts", "CostTotals", "ModelCost", "ModelInfo",
-           "ModuleCost", "OpRecord", "Shape", "UncountedOp", "layer_rows", "layers_frame",
+           "ModuleCost", "OpRecord", "ROOT_LABEL", "Shape", "UncountedOp", "layer_rows", "layers_frame",
            "module_costs", "module_rows", "modules_frame", "shape_text", "shapes_text", "totals"]

@@ -61,10 +61,10 @@ def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict
 
 def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
     total = cost.total.macs
-    rows = [{"module": "  " * (m.depth - 1) + m.path, "type": m.module_type, "macs": m.macs,
+    rows = [{"module": "  " * (m.depth - 1) + m.label, "type": m.module_type, "macs": m.macs,
              "flops": m.flops, "params": m.params, "read": m.bytes_read,
              "written": m.bytes_written, "share": 100 * m.macs / total if total else None}
-            for m in cost.modules(depth)]
+            for m in cost.modules(depth, own=True)]
     return Table(title=f"{title}\nmodules to depth {depth}", caption=conventions.MACS,
                  views=ONLY_SCREEN, rows=rows, columns=[
                      Column(key="module", label="module"),

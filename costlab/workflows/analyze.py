@@ -15,9 +15,14 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             input_kwargs: dict[str, Any] | None = None, batch: int = 1,
             resolution: int | None = None, device: str = "meta", dtype: str | None = None,
             name: str | None = None, model_kwargs: dict[str, Any] | None = None,
-            formulas: Mapping[Any, Any] | None = None, **knobs: Any) -> ModelCost:
+            formulas: Mapping[Any, Any] | None = None, real_forward: bool = False,
+            **knobs: Any) -> ModelCost:
     """Trace one forward pass of ``model`` and return its per-op costs (see
-    ``costlab.api.analyze`` for the arguments)."""
+    ``costlab.api.analyze`` for the arguments).
+
+    A module with real weights is traced on meta stand-ins of them; ``real_forward`` runs
+    its real forward instead, for callers that match the records to the kernels that ran
+    (the profiler: CUDA's batch norm is ``cudnn_batch_norm``, meta's is not)."""
     from costlab.analysis import build_cost
 
     check_analysis_device(device)
@@ -25,6 +30,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     specs = input_specs(input_shape)
     target = resolve_target(model, specs, batch=batch, resolution=resolution, device=device,
                             name=name, model_kwargs=model_kwargs, knobs=knobs)
+    rebuilt = False  # rebuilt on the CPU after meta failed: trace its real forward at once
     while True:
         args, kwargs = make_inputs(target, specs, input_kwargs, inputs)
         module = target.module
@@ -38,16 +44,18 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             cost = build_cost(module, args, name=target.name, knobs=target.knobs,
                               device=target.device, storage_dtype=bytes_dtype,
                               reference=target.reference, variant=target.variant,
-                              input_kwargs=kwargs, formulas=formulas)
+                              input_kwargs=kwargs, formulas=formulas,
+                              stand_ins=not (rebuilt or real_forward))
         except ForwardError:
             if target.rebuild_on_cpu is None or inputs is not None:
                 raise
             target = target.rebuild_on_cpu()  # meta cannot run it: data-dependent code
+            rebuilt = True
             continue
         finally:
             if switch:
                 module.train(was_training)
-        cost.info.notes = list(target.notes)
+        cost.info.notes = [*target.notes, *cost.info.notes]
         return AnalyzedModel.of(cost)  # displays itself in a notebook
 
 

@@ -43,7 +43,7 @@ def profile_model(model: Any, options: dict[str, Any] | None = None, *, device: 
         prepared = prepare(model, device=device, **(options or {}))
         device = prepared.device  # an nn.Module runs where its parameters live
         cost = analyze(prepared.module, inputs=prepared.args, input_kwargs=prepared.kwargs,
-                       name=prepared.name)
+                       name=prepared.name, real_forward=True)  # records of the real kernels
         cost.info.variant = prepared.variant
         cost.info.notes = list(prepared.notes or []) + cost.info.notes
         profiled = ProfiledForward(prepared, cost, device)

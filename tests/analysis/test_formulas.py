@@ -359,3 +359,27 @@ def test_composite_conv_ops_of_exported_graphs():
                       TensorSpec((1, 3, 20, 20)))
     assert cost.macs == 8 * 100 * 3 * 4 and cost.flops == 2 * cost.macs + 3 * 400
     assert cost.attrs["transposed"] is True and cost.attrs["dilation"] == (1, 1)
+
+
+def test_factories_and_fills_write_only_and_checks_are_known_zeros():
+    """zeros_like, eye and fill_ write their output and read nothing (zeros_like reads only
+    its argument's shape); empty_like writes nothing and _linalg_check_errors only checks:
+    both known zeros."""
+    import costlab
+    from torch import nn
+
+    class Factories(nn.Module):
+        def forward(self, x):
+            z = torch.zeros_like(x)
+            e = torch.empty_like(x)
+            i = torch.eye(4, device=x.device)
+            y = x.clone().fill_(2.0)
+            return z + e + y + i, torch.linalg.inv(x)
+
+    cost = costlab.analyze(Factories(), inputs=(torch.eye(4),))
+    rows = {r.op: (r.bytes_read, r.bytes_written, r.flops, r.counted) for r in cost.layers}
+    for op in ("zeros_like", "eye", "fill_"):
+        assert rows[op] == (0, 4 * 16, 0, True), op
+    assert "empty_like" not in rows and "_linalg_check_errors" not in rows
+    assert [u.op for u in cost.uncounted] == ["linalg_inv_ex"]  # inverses have no formula
+    assert cost.known_zero_calls == 2
