@@ -32,8 +32,9 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     and fed a random input of their default shape, or ``resolution`` x ``resolution``, with
     ``batch``. ``input_shape`` gives the input instead: a shape, ``"1,128:int64"``, or a
     list of those for several inputs; ``input_kwargs`` maps keyword inputs to such specs or
-    tensors; ``inputs`` gives the tensors themselves. A module is run where its parameters
-    live. ``dtype`` sets the storage size of floating-point tensors for byte counts
+    tensors; ``inputs`` gives the tensors themselves. A module with real weights is traced on
+    meta stand-ins of its parameters, buffers and inputs (nothing copied, its weights
+    untouched); a forward that cannot run on meta is run for real, with a note. ``dtype`` sets the storage size of floating-point tensors for byte counts
     (default: each tensor's own). ``formulas`` maps ops (``torch.ops.mylib.op``) to cost
     formulas for this analysis only, before the built-in registry.
     """

@@ -22,7 +22,11 @@ class Unit:
     def text(self, value: float | None, digits: int = 2) -> str:
         if value is None or value != value:
             return ""
-        return f"{value / self.size:,.{digits}f}"
+        shown = f"{value / self.size:,.{digits}f}"
+        if value and float(shown.replace(",", "")) == 0:  # non-zero, yet too small to show
+            return ("<" if value > 0 else ">-") + f"{10 ** -digits:.{digits}f}" if digits \
+                else ("<1" if value > 0 else ">-1")
+        return shown
 
 
 def unit_named(prefix: str, kind: Kind) -> Unit:
@@ -33,9 +37,10 @@ def unit_named(prefix: str, kind: Kind) -> Unit:
 def choose_unit(values: Iterable[float | None], kind: Kind, *,
                 default: str = "M") -> Unit:
     """The unit for a column of ``values`` (in base units): the one that gives the largest
-    magnitude one to three digits before the point, or a smaller one (down to six digits
-    before the point) where the smallest non-zero magnitude would otherwise read as 0.00;
-    ``default``'s prefix for a column of zeros and blanks."""
+    magnitude one to three digits before the point, or a smaller one (while the largest
+    keeps at most four digits before the point) where the smallest non-zero magnitude would
+    otherwise read as 0.00 (below that it reads <0.01); ``default``'s prefix for a column of
+    zeros and blanks."""
     magnitudes = [abs(v) for v in values if v is not None and v == v and v != 0]
     if not magnitudes:
         return unit_named(default, kind)
@@ -44,7 +49,7 @@ def choose_unit(values: Iterable[float | None], kind: Kind, *,
     while index + 1 < len(PREFIXES) and largest >= 1000.0 ** (index + 1):
         index += 1
     while index > 0 and smallest / 1000.0 ** index < 0.01 \
-            and largest / 1000.0 ** (index - 1) < 1e6:
+            and largest / 1000.0 ** (index - 1) < 1e4:
         index -= 1
     return unit_named(PREFIXES[index], kind)
 

@@ -66,8 +66,7 @@ def test_many_models_drop_low_priority_columns_and_say_which(width):
             for c in line.strip("│").split("│")]
     for name in models:
         assert name in body
-    assert "146,222.16" in body  # llama_70b's MACs in G, beside mobilenet's 0.57
-    assert "0.57" in body
+    assert "146.22" in body and "<0.01" in body  # llama_70b's MACs in T, the CNNs' below
     said = " ".join(text.split("Not shown at this width: ")[1].split())
     assert said.startswith("variant, input, ")
     assert "(a wider terminal, or -f md, csv or html, shows every column)." in said
@@ -87,8 +86,11 @@ def test_units_per_column():
     assert choose_unit([1_162_745_320], "count").name == "G"
     assert choose_unit([138_650_000], "bytes").name == "MB"
     assert choose_unit([0, None], "count").name == "M"  # a column of zeros keeps the default
-    # a huge and a small value: a smaller unit, so the small one does not read as 0.00
-    assert choose_unit([146_222_161_590_000, 144_910_000], "count").name == "G"
+    # a small value beside a large one: a smaller unit while the large keeps <= 4 digits
+    assert choose_unit([4_500_000, 2_000], "bytes").name == "KB"
+    # ... and beyond that the small one reads <0.01, not 0.00
+    huge = choose_unit([146_222_161_590_000, 144_910_000], "count")
+    assert huge.name == "T" and huge.text(144_910_000) == "<0.01" and huge.text(0) == "0.00"
     assert scaled_text(146_222_161_590_000, "count") == "146.22 T"
     assert scaled_text(512, "count") == "512"
     assert scaled_text(3_400_000, "bytes") == "3.40 MB"
