@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from costlab.bench.timing import TimingPolicy, torch_threads
     from costlab.hardware import load_profile
     from costlab.models import registry
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     names = args.models.split(",") if args.models else [m for m in ZOO if registry().owns(m)]
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from costlab.workflows.empirical import flops_frame, run_empirical
 from costlab.bench.timing import TimingPolicy
-from costlab.report.empirical import empirical_text
-from costlab.report.export import _markdown, write_atomic
+from costlab.report.empirical import empirical_document
+from costlab.report.renderers import render
+from costlab.report.output_files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def flops_table() -> str:
     at_gpu_1 = frame[(frame.platform == "gpu") & (frame.scale == 1)]
     pivot.insert(0, "MACs (M), gpu x1", at_gpu_1.set_index(["guideline", "setting"]).macs_m)
     pivot = pivot.reset_index()
-    return (_markdown(pivot) + "\n\nMACs of each variant minus its family's baseline, in % "
+    return (pivot.to_markdown(index=False) + "\n\nMACs of each variant minus its family's baseline, in % "
             "(costlab's count on meta). Where the paper says the FLOPs are matched (G1-G3), "
             f"|difference| <= 1% holds for {int(matched.within_1pct.sum())} of the "
             f"{len(matched)} non-baseline variants; the rest are the paper's own "
@@ -74,13 +75,14 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     print(file=sys.stderr)
     command = " ".join(["python benchmarks/guidelines_empirical.py", *sys.argv[1:]])
-    report = empirical_text(run, "md")
+    document = empirical_document(run)
+    report = render(document, "md")
     report += (f"\nMade by `{command}`. Load average (1 min) {load_before:.2f} before the "
                f"run and {load_after:.2f} after: other processes sharing the cores show up as "
                "wider intervals and more inconclusive verdicts.\n\n"
                "## The variants' FLOPs, counted by costlab\n\n" + flops)
     write_atomic(f"{args.out}.md", report)
-    write_atomic(f"{args.out}.csv", empirical_text(run, "csv"))
+    write_atomic(f"{args.out}.csv", render(document, "csv"))
     print(report)
     print(f"written: {args.out}.md, {args.out}.csv", file=sys.stderr)
 

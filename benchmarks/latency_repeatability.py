@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT))
     import costlab
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     rows = []
     for i in range(args.runs):

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from costlab.bench.stats import rank_correlation
     from costlab.bench.timing import TimingPolicy
     from costlab.models import registry
-    from costlab.report.export import write_atomic
+    from costlab.report.output_files import write_atomic
 
     names = args.models.split(",") if args.models else [m for m in ZOO if registry().owns(m)]
     policy = TimingPolicy.quick() if args.quick else TimingPolicy()

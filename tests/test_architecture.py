@@ -144,3 +144,13 @@ def test_meta_kernels_need_only_their_dependency_free_helpers():
     assert graph["costlab.build.meta_kernels"] == {"costlab.build.opargs",
                                                    "costlab.build.gcpause"}
     assert graph["costlab.build.opargs"] == set() and graph["costlab.build.gcpause"] == set()
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
+def test_benchmark_scripts_import(script):
+    # the scripts run by hand, not in CI: an import that no longer resolves fails here
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{script[:-3]}",
+                                                  ROOT / "benchmarks" / script)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))

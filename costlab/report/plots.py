@@ -47,7 +47,7 @@ def check_plot_path(path: str) -> None:
 
 
 def save_figure(figure: Any, path: str) -> None:
-    """Save atomically (``export.atomic_path``) in the format of ``path``'s suffix; close the
+    """Save atomically (``output_files.atomic_path``) in the format of ``path``'s suffix; close the
     figure either way."""
     from costlab.report.output_files import atomic_path
 

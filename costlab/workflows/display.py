@@ -45,6 +45,15 @@ class AnalyzedModel(Displayed, ModelCost):
 
         return analysis_document(self, NOTEBOOK_DEPTH, layers=False)
 
+    def __eq__(self, other: object) -> bool:
+        # a ModelCost with the same fields is the same result: the dataclass's own __eq__
+        # would ask for the same class
+        if not isinstance(other, ModelCost):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(ModelCost))
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, like ModelCost)
+
     @classmethod
     def of(cls, cost: ModelCost) -> "AnalyzedModel":
         if isinstance(cost, cls):

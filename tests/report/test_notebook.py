@@ -22,6 +22,10 @@ def test_model_cost_shows_html_and_rich():
     text = console.export_text()
     assert "modules to depth 2" in text and "MACs 568,740,352" in text
     assert type(pickle.loads(pickle.dumps(cost))) is type(cost)
+    from dataclasses import fields
+
+    plain = ModelCost(**{f.name: getattr(cost, f.name) for f in fields(ModelCost)})
+    assert cost == plain and plain == cost
 
 
 def test_comparison_and_sweep_show_html_and_rich():
