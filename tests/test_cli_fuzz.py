@@ -121,8 +121,6 @@ def test_malformed_input_is_one_error_line_and_changes_nothing(name, sandbox):
                                 for pair in wrong for part in pair]
         argv = [a.replace("{tmp}", str(sandbox)) for a in argv]
         result = invoke(*argv)
-        if os.environ.get("FUZZ_SHOW"):
-            print(argv, result.exit_code, result.stderr.strip())
         shown = result.stdout + result.stderr
         assert "Traceback" not in shown, argv
         assert result.exit_code in (1, 2), (argv, result.exit_code, shown)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from costlab.core.errors import UsageError
 from costlab.core.records import Counts
@@ -88,20 +89,20 @@ PRECISIONS: dict[Precision, PrecisionPolicy] = {
 }
 
 
-def optimizer_named(name: str | Optimizer) -> Optimizer:
+def _member(kind: type[Enum], name: str | Enum, what: str) -> Any:
     try:
-        return Optimizer(name)
+        return kind(name)
     except ValueError:
-        raise UsageError(f"unknown optimizer {name!r}; choose from "
-                         f"{', '.join(o.value for o in Optimizer)}") from None
+        raise UsageError(f"unknown {what} {name!r}; choose from "
+                         f"{', '.join(m.value for m in kind)}") from None
+
+
+def optimizer_named(name: str | Optimizer) -> Optimizer:
+    return _member(Optimizer, name, "optimizer")
 
 
 def precision_named(name: str | Precision) -> Precision:
-    try:
-        return Precision(name)
-    except ValueError:
-        raise UsageError(f"unknown precision {name!r}; choose from "
-                         f"{', '.join(p.value for p in Precision)}") from None
+    return _member(Precision, name, "precision")
 
 
 def step_counts(elements: int, optimizer: str | Optimizer = Optimizer.SGD,
