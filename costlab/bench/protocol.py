@@ -176,15 +176,7 @@ class BenchRequest:
     @classmethod
     def from_dict(cls, data: dict) -> "BenchRequest":
         """A request read back; its schema version is checked first, then every field."""
-        _check_version(data)
-        if data.get("kind") != REQUEST_KIND:
-            raise UsageError(f"expected a {REQUEST_KIND}, got kind {data.get('kind')!r}")
-        missing = [name for name in _FIELD_TYPES if name not in data]
-        unknown = sorted(set(data) - set(_FIELD_TYPES))
-        if missing or unknown:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                ([f"unknown {', '.join(unknown)}"] if unknown else [])
-            raise UsageError(f"malformed {REQUEST_KIND}: {'; '.join(parts)}")
+        _check_envelope(data, REQUEST_KIND, list(_FIELD_TYPES))
         for name, (check, expected) in _FIELD_TYPES.items():
             if not check(data[name]):
                 raise UsageError(f"malformed {REQUEST_KIND}: {name} must be {expected}, "
@@ -226,6 +218,19 @@ def _check_version(data: dict) -> None:
                          "install the same costlab version on both machines")
 
 
+def _check_envelope(data: dict, kind: str, names: list[str]) -> None:
+    """A request's schema version, its kind, and exactly the fields ``names``."""
+    _check_version(data)
+    if data.get("kind") != kind:
+        raise UsageError(f"expected a {kind}, got kind {data.get('kind')!r}")
+    missing = [name for name in names if name not in data]
+    unknown = sorted(set(data) - set(names))
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+            ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise UsageError(f"malformed {kind}: {'; '.join(parts)}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RoundRequest:
     """One round of a measurement in rounds: ``models`` timed interleaved, in this order,
@@ -250,15 +255,8 @@ class RoundRequest:
     @classmethod
     def from_dict(cls, data: dict) -> "RoundRequest":
         """A round request read back: schema version first, then every field."""
-        _check_version(data)
-        if data.get("kind") != ROUND_REQUEST_KIND:
-            raise UsageError(f"expected a {ROUND_REQUEST_KIND}, got kind {data.get('kind')!r}")
-        names = {"schema_version", "kind", "models", "device", "bench"}
-        if set(data) != names:
-            missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
-                ([f"unknown {', '.join(unknown)}"] if unknown else [])
-            raise UsageError(f"malformed {ROUND_REQUEST_KIND}: {'; '.join(parts)}")
+        _check_envelope(data, ROUND_REQUEST_KIND,
+                        ["schema_version", "kind", "models", "device", "bench"])
         models = data["models"]
         if not isinstance(models, list) or not models or \
                 not all(isinstance(m, str) and m for m in models):
