@@ -186,8 +186,9 @@ def _guarded(command: Callable) -> Callable:
 def _console():
     from rich.console import Console
 
-    # a pipe or a log gets wide tables rather than wrapped cells
-    return Console(width=None if sys.stdout.isatty() else 200)
+    from costlab.report.renderers.rich import terminal_width
+
+    return Console(width=terminal_width())  # the same width as every other table
 
 
 def _emit(document, fmt: str, output: Optional[str]) -> None:

@@ -1,4 +1,4 @@
-"""Results as documents (costlab.report.document), and files written atomically.
+"""Results as documents (costlab.report.document); files are written by output_files.
 
 One builder per result of the costs: analysis, comparison, the model list, a plain frame,
 a sweep, the guidelines audit. The renderers turn the documents into each format."""
@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from costlab.core import conventions
 from costlab.report import tables
-from costlab.report.output_files import resolve_output
 from costlab.report.payload import payload_header, records
 from costlab.report.document import (ONLY_SCREEN, ONLY_TEXT, Block, Column, Document, Heading,
                                      Table, bullets, caption, note, number, scaled)
-from costlab.report.render import (cell_text, grouped, mega, millions, nan_none, percent,
+from costlab.report.render import (cell_text, mega, millions, nan_none, percent,
                                    ratio, share)
 
 if TYPE_CHECKING:
@@ -22,21 +21,6 @@ if TYPE_CHECKING:
 
     from costlab.core.records import ModelCost
     from costlab.models.registry import ModelSpec
-
-def format_for(fmt: str | None, output: str | None) -> str:
-    """The chosen format, else the one ``output``'s suffix names, else the table."""
-    from costlab.report import renderers
-
-    return renderers.format_for(fmt, output)
-
-
-def check_writable(output: str) -> None:
-    """Fail before any work if ``output`` cannot be written (``output_files``)."""
-    resolve_output(output)
-
-
-def _millions3(n: float | None) -> str:
-    return millions(n, 3)
 
 
 
@@ -183,10 +167,6 @@ MARKDOWN_LABELS = {
     "macs_ratio": "MACs x", "params_ratio": "params x", "memory_access_ratio": "memory access x",
     "uncounted_ops": "uncounted ops",
 }
-
-
-def _mega0(n: float | None) -> str:
-    return mega(n, 0)
 
 
 def _mega1(n: float | None) -> str:
@@ -340,7 +320,7 @@ def sweep_document(result) -> Document:
         columns=[*[Column(key=a, label=a) for a in result.axes],
                  Column(key="input", label="input"),
                  *_totals_columns(),
-                 number("published_macs_m", "pub MACs (M)", _mega0, unit="M"),
+                 scaled("published_macs_m", "pub MACs ({unit})", base=1e6, digits=0),
                  number("macs_vs_published_pct", "MACs vs pub",
                         lambda p: percent(nan_none(p)), unit="%")]))
     blocks.append(caption(conventions.caption()))
