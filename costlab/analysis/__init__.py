@@ -11,7 +11,7 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
                storage_dtype=None, reference: str = "", variant: str = "",
                input_kwargs: dict | None = None,
                formulas: Mapping[Any, Callable[..., Any]] | None = None,
-               stand_ins: bool = True) -> ModelCost:
+               stand_ins: bool = True, training: Any = None) -> ModelCost:
     """Trace ``model`` on ``inputs`` and assemble its ``ModelCost``.
 
     ``formulas``: ``{op packet or overload: formula}`` counted instead of the registry's, for
@@ -30,6 +30,17 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
     from costlab.build.gcpause import collector_paused
     from costlab.analysis.tracer import trace
 
+    def run(index, inputs, input_kwargs, tensors=None):
+        if training is None:
+            return trace(model, inputs, input_kwargs, storage_dtype=storage_dtype,
+                         index=index, formulas=formulas, tensors=tensors)
+        from costlab.analysis.training import trace_step
+
+        return trace_step(model, inputs, input_kwargs, index=index,
+                          optimizer=training.optimizer, precision=training.precision,
+                          loss=training.loss, storage_dtype=storage_dtype,
+                          formulas=formulas, tensors=tensors)
+
     tensors = [*inputs, *(input_kwargs or {}).values()]
     notes = []
     with collector_paused():
@@ -39,30 +50,37 @@ def build_cost(model, inputs: tuple, *, name: str, knobs: dict[str, Any], device
                                                  if isinstance(t, torch.Tensor)]):
             try:
                 meta = meta_stand_ins(model, index)
-                traced = trace(model, inputs_on_meta(tuple(inputs)),
-                               inputs_on_meta(input_kwargs), storage_dtype=storage_dtype,
-                               index=meta.index, formulas=formulas, tensors=meta.tensors)
+                traced = run(meta.index, inputs_on_meta(tuple(inputs)),
+                             inputs_on_meta(input_kwargs), meta.tensors)
                 index = meta.index
             except (ForwardError, RuntimeError, NotImplementedError) as exc:
                 # the forward reads values (or a tensor cannot be made on meta): run it
                 notes.append(f"traced with the real forward on {device}: on meta stand-ins "
                              f"of its weights it failed ({_reason(exc)})")
         if traced is None:
-            traced = trace(model, inputs, input_kwargs, storage_dtype=storage_dtype,
-                           index=index, formulas=formulas)
-        state, output = traced
+            traced = run(index, inputs, input_kwargs)
+        memory = setup = None
+        if training is None:
+            state, output = traced
+            peak = state.peak_activation_bytes(output)
+        else:
+            state, memory, setup = traced.state, traced.memory, traced.setup
+            notes += traced.notes
+            peak = memory.peak_bytes - memory.weights_bytes - memory.optimizer_state_bytes
         uncounted = state.uncounted_ops()
         total = totals(state.records, params=sum(map(torch.Tensor.numel, index.params)),
                        buffers=sum(map(torch.Tensor.numel, index.buffers)),
-                       peak_bytes=state.peak_activation_bytes(output), partial=bool(uncounted))
+                       peak_bytes=peak, partial=bool(uncounted))
         tree = index.tree()
         notes += tied_weights_notes(index)
     shapes = tuple(tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor))
     info = ModelInfo(name=name, knobs=dict(knobs), input_shapes=shapes, device=device,
                      dtype=str(storage_dtype).replace("torch.", "") if storage_dtype else None,
-                     reference=reference, variant=variant, notes=notes)
+                     reference=reference, variant=variant, notes=notes,
+                     mode="inference" if training is None else "train", training=setup)
     return ModelCost(info=info, layers=state.records, total=total, uncounted=uncounted,
-                     module_tree=tree, known_zero_calls=state.known_zero_calls)
+                     module_tree=tree, known_zero_calls=state.known_zero_calls,
+                     training_memory=memory)
 
 
 def _reason(exc: BaseException) -> str:

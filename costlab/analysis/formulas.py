@@ -12,8 +12,8 @@ Conventions (the README's table is generated from the ``doc`` of each entry):
 - Bytes are measured by the tracer, not here, except where a formula knows better
   (an embedding lookup reads only the rows it gathers).
 
-This module is the one place that imports every formula module (formulas_recurrent.py at
-its end, so the docs table keeps its order): importing it fills the registry.
+This module is the one place that imports every formula module (formulas_recurrent.py and
+formulas_backward.py at its end, so the docs table keeps its order): importing it fills the registry.
 """
 
 from __future__ import annotations
@@ -564,3 +564,4 @@ __all__ = [
 # Families of formulas kept in their own files register into the same registry, after the
 # ones above (registry.py imports neither, so there is no cycle).
 from costlab.analysis import formulas_recurrent  # noqa: E402,F401
+from costlab.analysis import formulas_backward  # noqa: E402,F401

@@ -21,7 +21,8 @@ instead of torch's meta functions, many of which are slow Python decompositions.
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
+from bisect import bisect_right
+from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
 import torch
@@ -45,7 +46,7 @@ from costlab.analysis.registry import (
 )
 from costlab.build.forward_errors import forward_error
 from costlab.build.user_code import attributed_warnings
-from costlab.core.categories import OpCategory
+from costlab.core.categories import OpCategory, Phase
 from costlab.core.records import Counts, OpRecord, UncountedOp
 from costlab.core.errors import ForwardError
 from costlab.core.module_tracker import ModuleTracker
@@ -116,8 +117,18 @@ class TraceState:
 
     def __init__(self, model: nn.Module, storage_dtype: torch.dtype | None,
                  on_meta: bool = False, index: ModuleIndex | None = None,
-                 overrides: dict[OpKey, FormulaEntry] | None = None):
+                 overrides: dict[OpKey, FormulaEntry] | None = None, training: bool = False):
         self.index = index or index_modules(model)
+        # a training step: autograd records the forward (attention runs for real, so it
+        # has a backward), and each op's phase is tagged
+        self.training = training
+        self.phase = Phase.FORWARD
+        # forward ops of a training step, in order: the autograd sequence number after
+        # each and its module. A backward op runs inside an autograd node; the forward op
+        # that made the node is the first whose number is past the node's.
+        self._node_numbers: list[int] = []
+        self._node_modules: list[str] = []
+        self._backward_modules: dict[int, str] = {}
         # this analysis's own formulas (registry.override_entries), before the registry's
         self.overrides = overrides or {}
         self.on_meta = on_meta  # outputs of known ops come from meta_kernels
@@ -214,8 +225,12 @@ class TraceState:
         if self._dead:
             self._retire_dead()
         index = len(self.records)
-        stack = self.stack
-        module = stack[-1] if stack else ""
+        phase = self.phase
+        if phase is Phase.FORWARD:
+            stack = self.stack
+            module = stack[-1] if stack else ""
+        else:
+            module = self.backward_module()
         weights, live, producer, sizes = self.weights, self.live, self.producer, self._itemsize
 
         read = params = 0
@@ -239,8 +254,11 @@ class TraceState:
                 if key not in self.params_seen:
                     self.params_seen.add(key)
                     params += n
-        if owners and module not in owners:
+        if owners and module not in owners and phase is Phase.FORWARD:
             module = _owner_inside(module, owners)
+        if self.training and phase is Phase.FORWARD:
+            self._node_numbers.append(_next_node_number())
+            self._node_modules.append(module)
 
         cost = None if entry is None else entry.formula(
             _specs(args), _specs(kwargs) if kwargs else kwargs, _specs(out))
@@ -270,7 +288,8 @@ class TraceState:
                 output_shapes=tuple(output_shapes),
                 counts=Counts(macs=cost.macs, flops=cost.flops, bytes_read=read,
                               bytes_written=written),
-                params=params, attrs=cost.attrs, counted=True, sources=tuple(sources)))
+                params=params, attrs=cost.attrs, counted=True, sources=tuple(sources),
+                phase=phase))
         else:
             calls, modules = self.uncounted.get(name, (0, {}))
             modules[module] = None
@@ -280,7 +299,23 @@ class TraceState:
                 op=name, category=OpCategory.OTHER, input_shapes=tuple(input_shapes),
                 output_shapes=tuple(output_shapes),
                 counts=Counts(bytes_read=read, bytes_written=written),
-                params=params, attrs=None, counted=False, sources=tuple(sources)))
+                params=params, attrs=None, counted=False, sources=tuple(sources),
+                phase=phase))
+
+    def backward_module(self) -> str:
+        """The module whose forward made the autograd node running now ("" outside one:
+        the loss's seed gradient)."""
+        node = torch._C._current_autograd_node()
+        if node is None:
+            return ""
+        number = node._sequence_nr()
+        module = self._backward_modules.get(number)
+        if module is None:
+            at = bisect_right(self._node_numbers, number)
+            modules = self._node_modules
+            module = modules[at] if at < len(modules) else ""
+            self._backward_modules[number] = module
+        return module
 
     def uncounted_ops(self) -> list[UncountedOp]:
         return [UncountedOp(op=op, calls=calls, modules=list(mods))
@@ -302,6 +337,9 @@ class TraceState:
             running += d
             peak = max(peak, running)
         return peak
+
+
+_next_node_number = torch._C._autograd._get_sequence_nr  # the next autograd node's number
 
 
 def _owner_inside(module: str, owners: tuple[str, ...]) -> str:
@@ -367,7 +405,7 @@ class _FunctionLevelMode(TorchFunctionMode):
         if state.suppress:
             return func(*args, **kwargs)
         out = None
-        if state.on_meta and len(args) >= 3:
+        if state.on_meta and not state.training and len(args) >= 3:
             enable_gqa = args[7] if len(args) > 7 else kwargs.get("enable_gqa", False)
             mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
             out = meta_kernels.attention_output(*args[:3], enable_gqa, mask)
@@ -403,6 +441,55 @@ def module_scope(model: nn.Module, state: TraceState) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def tracing(model: nn.Module, state: TraceState) -> Iterator[TraceState]:
+    """Record every op run inside the block into ``state``: the module scope and both
+    modes, installed together and removed on exit (a forward, and in a training step the
+    loss and the backward too)."""
+    with ExitStack() as stack:
+        stack.enter_context(module_scope(model, state))
+        stack.enter_context(_FunctionLevelMode(state))
+        stack.enter_context(_CostMode(state))
+        stack.enter_context(attributed_warnings())  # at the model's line, not ours
+        yield state
+
+
+def run_forward(model: nn.Module, state: TraceState, inputs: tuple,
+                input_kwargs: dict | None,
+                tensors: Mapping[str, torch.Tensor] | None = None) -> Any:
+    """``model(*inputs, **input_kwargs)`` (with ``tensors`` swapped in for its parameters
+    and buffers), an exception raised by it translated into a ``ForwardError`` naming the
+    module it was in."""
+    try:
+        if tensors is None:
+            return model(*inputs, **(input_kwargs or {}))
+        return torch.func.functional_call(model, dict(tensors), tuple(inputs),
+                                          input_kwargs or {}, tie_weights=True, strict=False)
+    except ForwardError:
+        raise
+    except Exception as exc:  # a user's forward can raise anything
+        where = state.stack[-1] if state.stack else ""
+        kind = state.module_types.get(where, type(model).__name__)
+        raise forward_error(where, kind, inputs, exc) from exc  # as bench and compare say it
+
+
+def new_state(model: nn.Module, inputs: tuple, input_kwargs: dict | None, *,
+              storage_dtype: torch.dtype | None, index: ModuleIndex | None,
+              formulas: Mapping[OpKey, Callable[..., Any]] | None,
+              training: bool = False) -> TraceState:
+    """A trace's state, its inputs registered as the first activations."""
+    leaves = tree_leaves((inputs, input_kwargs or {}))
+    input_tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
+    index = index or index_modules(model)
+    on_meta = any(t.is_meta for t in input_tensors) or \
+        any(p.is_meta for p in index.params[:1])
+    state = TraceState(model, storage_dtype, on_meta, index, override_entries(formulas),
+                       training=training)
+    for t in input_tensors:
+        state.add_activation(t, 0)
+    return state
+
+
 def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
           storage_dtype: torch.dtype | None = None, index: ModuleIndex | None = None,
           formulas: Mapping[OpKey, Callable[..., Any]] | None = None,
@@ -413,27 +500,8 @@ def trace(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None, *,
     ops to formulas used instead of the registry's for this trace only (see registry.py).
     ``tensors`` (name -> tensor) stand in for the model's parameters and buffers for this
     forward (``torch.func.functional_call``); ``index`` must then index them."""
-    leaves = tree_leaves((inputs, input_kwargs or {}))
-    input_tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
-    index = index or index_modules(model)
-    on_meta = any(t.is_meta for t in input_tensors) or \
-        any(p.is_meta for p in index.params[:1])
-    state = TraceState(model, storage_dtype, on_meta, index, override_entries(formulas))
-    for t in input_tensors:
-        state.add_activation(t, 0)
-    try:
-        with torch.no_grad(), module_scope(model, state), _FunctionLevelMode(state), \
-                _CostMode(state), attributed_warnings():  # at the model's line, not ours
-            if tensors is None:
-                output = model(*inputs, **(input_kwargs or {}))
-            else:
-                output = torch.func.functional_call(model, dict(tensors), tuple(inputs),
-                                                    input_kwargs or {}, tie_weights=True,
-                                                    strict=False)
-    except ForwardError:
-        raise
-    except Exception as exc:  # a user's forward can raise anything
-        where = state.stack[-1] if state.stack else ""
-        kind = state.module_types.get(where, type(model).__name__)
-        raise forward_error(where, kind, inputs, exc) from exc  # as bench and compare say it
+    state = new_state(model, inputs, input_kwargs, storage_dtype=storage_dtype, index=index,
+                      formulas=formulas)
+    with torch.no_grad(), tracing(model, state):
+        output = run_forward(model, state, inputs, input_kwargs, tensors)
     return state, output

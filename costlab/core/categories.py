@@ -35,11 +35,32 @@ class OpCategory(_StrValue):
     DATA_MOVEMENT = "data movement"
     REDUCTION = "reduction"
     EMBEDDING = "embedding"
+    OPTIMIZER = "optimizer"
     OTHER = "other"
 
 
 # in table order
 CATEGORIES: tuple[OpCategory, ...] = tuple(OpCategory)
+
+
+class Phase(_StrValue):
+    """Which part of a training step an op belongs to (an inference analysis is all forward).
+
+    The loss is part of the forward: it is the last thing the forward computes."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    OPTIMIZER = "optimizer"
+
+
+PHASES: tuple[Phase, ...] = tuple(Phase)
+
+
+class Mode(_StrValue):
+    """What is analyzed: one inference forward, or one training step."""
+
+    INFERENCE = "inference"
+    TRAIN = "train"
 
 
 class Verdict(_StrValue):
@@ -72,4 +93,4 @@ KNOWN_ZERO_NAMES = (
 )
 
 
-__all__ = ["CATEGORIES", "KNOWN_ZERO_NAMES", "OpCategory", "Verdict"]
+__all__ = ["CATEGORIES", "KNOWN_ZERO_NAMES", "Mode", "OpCategory", "PHASES", "Phase", "Verdict"]

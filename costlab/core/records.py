@@ -100,6 +100,9 @@ class OpRecord(_HasCounts):
     # the dataflow graph: for each activation input, the index of the op that wrote it
     # (-1 for a model input or a constant); weights are not edges
     sources: tuple[int, ...] = ()
+    # a Phase: "forward" (the loss included), "backward" or "optimizer"; backward ops are
+    # attributed to the module whose forward made the autograd node that ran them
+    phase: str = "forward"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -160,6 +163,60 @@ class ModelInfo:
     reference: str = ""
     variant: str = ""  # the knobs set away from their defaults, "width=0.75"
     notes: list[str] = field(default_factory=list)  # how the model was built or run
+    mode: str = "inference"  # a Mode: "inference" (one forward) or "train" (one step)
+    training: TrainingSetup | None = None  # the step's settings, in train mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingSetup:
+    """How a training step was set up: what a reader needs to reproduce its numbers."""
+
+    optimizer: str  # an analysis.optimizer.Optimizer value: "sgd", "adam", ...
+    precision: str  # "fp32", "bf16-mixed", "fp16-mixed"
+    loss: str  # "sum of the outputs", or the loss callable's name
+    trainable_params: int  # parameter elements that require grad (and so get gradients)
+    frozen_params: int
+    trainable_tensors: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingMemory:
+    """What one training step holds in memory, in bytes, from tensor lifetimes.
+
+    ``weights_bytes``, ``gradients_bytes`` and ``optimizer_state_bytes`` are what the
+    parameters need (their sizes by the precision's rules). ``activation_bytes`` are the
+    tensors alive at the forward/backward boundary that the backward reads: what the
+    forward saves for it (the loss and the model's output included). ``peak_bytes`` is the
+    largest total alive at once, weights and optimizer state included, over the forward,
+    backward and optimizer step; at that moment the live tensors split into
+    ``peak_gradients_bytes`` (gradients written so far), ``peak_activation_bytes`` (saved
+    forward tensors not yet released) and ``peak_temporary_bytes`` (everything else: the
+    backward's and the forward's intermediates)."""
+
+    weights_bytes: int
+    gradients_bytes: int
+    optimizer_state_bytes: int
+    activation_bytes: int
+    peak_bytes: int
+    peak_phase: str  # the Phase in which the peak falls
+    peak_op: int  # index of the op at the peak
+    peak_gradients_bytes: int
+    peak_activation_bytes: int
+    peak_temporary_bytes: int
+
+    @property
+    def state_bytes(self) -> int:
+        """Weights, gradients and optimizer state: what the parameters alone hold."""
+        return self.weights_bytes + self.gradients_bytes + self.optimizer_state_bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseCost(_HasCounts):
+    """The ops of one phase of a training step, summed."""
+
+    phase: str
+    counts: Counts
+    ops: int
 
 
 def totals(records: Iterable[OpRecord], *, params: int, buffers: int, peak_bytes: int,
@@ -169,6 +226,20 @@ def totals(records: Iterable[OpRecord], *, params: int, buffers: int, peak_bytes
     return CostTotals(counts=Counts.total([r.counts for r in records]), params=params,
                       buffers=buffers, peak_activation_bytes=peak_bytes, ops=len(records),
                       partial=partial)
+
+
+PHASE_NAMES = ("forward", "backward", "optimizer")
+
+
+def phase_costs(records: Iterable[OpRecord], *, training: bool) -> list[PhaseCost]:
+    """The records summed per phase, in step order (every phase of a training step, even
+    an empty one; the forward alone for inference)."""
+    grouped: dict[str, list[Counts]] = {name: [] for name in PHASE_NAMES}
+    for r in records:
+        grouped[r.phase].append(r.counts)
+    names = PHASE_NAMES if training else ("forward",)
+    return [PhaseCost(phase=name, counts=Counts.total(grouped[name]), ops=len(grouped[name]))
+            for name in names]
 
 
 def _ancestors(path: str, depth: int) -> list[str]:
@@ -249,10 +320,37 @@ class ModelCost:
     # path -> (module type, unique parameter elements under it), in definition order
     module_tree: dict[str, tuple[str, int]] = field(default_factory=dict)
     known_zero_calls: int = 0  # view/metadata ops seen and deliberately counted as free
+    training_memory: TrainingMemory | None = None  # in train mode only
 
     @property
     def name(self) -> str:
         return self.info.name
+
+    @property
+    def training(self) -> bool:
+        return self.info.mode == "train"
+
+    def phases(self) -> list[PhaseCost]:
+        """Forward, backward and optimizer step, in that order (forward only for an
+        inference analysis); they sum to ``total``."""
+        return phase_costs(self.layers, training=self.training)
+
+    def phase(self, name: str) -> PhaseCost:
+        """One phase's sums: ``cost.phase("backward").macs``."""
+        for p in self.phases():
+            if p.phase == name:
+                return p
+        raise KeyError(f"no phase {name!r}; phases are forward, backward, optimizer")
+
+    @property
+    def backward_forward_macs(self) -> float | None:
+        """Backward MACs over forward MACs (None when not a training step, or no forward
+        MACs): 2 for a plain conv or linear stack, less where the first layer needs no
+        input gradient or an embedding has no MACs."""
+        if not self.training:
+            return None
+        forward, backward = self.phase("forward").macs, self.phase("backward").macs
+        return backward / forward if forward else None
 
     def modules(self, depth: int = 1, *, own: bool = False) -> list[ModuleCost]:
         """The module rows to ``depth``; with ``own``, the own-ops rows too, so that each
@@ -335,6 +433,7 @@ def modules_frame(cost: ModelCost, depth: int):
     return pd.DataFrame(module_rows(cost, depth), columns=MODULE_COLUMNS)
 
 
-__all__ = ["LAYER_COLUMNS", "MODULE_COLUMNS", "Counts", "CostTotals", "ModelCost", "ModelInfo",
-           "ModuleCost", "OpRecord", "ROOT_LABEL", "Shape", "UncountedOp", "layer_rows", "layers_frame",
+__all__ = ["LAYER_COLUMNS", "MODULE_COLUMNS", "PHASE_NAMES", "Counts", "CostTotals", "ModelCost",
+           "ModelInfo", "ModuleCost", "OpRecord", "PhaseCost", "TrainingMemory", "TrainingSetup",
+           "phase_costs", "ROOT_LABEL", "Shape", "UncountedOp", "layer_rows", "layers_frame",
            "module_costs", "module_rows", "modules_frame", "shape_text", "shapes_text", "totals"]
