@@ -7,7 +7,7 @@ to run it. Errors name these functions' arguments (``input_shape``, ``model_kwar
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from costlab.build.inputs import make_input, parse_input, parse_shape
 from costlab.build.target import PreparedModel, prepare
@@ -22,8 +22,17 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             input_kwargs: dict[str, Any] | None = None, batch: int = 1,
             resolution: int | None = None, device: str = "meta", dtype: str | None = None,
             name: str | None = None, model_kwargs: dict[str, Any] | None = None,
-            formulas: Mapping[Any, Any] | None = None, **knobs: Any):
+            formulas: Mapping[Any, Any] | None = None, mode: str = "inference",
+            optimizer: str = "sgd", precision: str = "fp32",
+            loss: Callable[[Any], Any] | None = None, **knobs: Any):
     """Trace one forward pass of ``model`` and return its per-op costs (a ``ModelCost``).
+
+    ``mode="train"`` traces one training step instead: the forward in train mode, the
+    ``loss`` (default: the sum of the outputs; else ``loss(output) -> scalar``), the backward
+    through autograd (weight gradients for the parameters that require grad, none for the
+    inputs) and the ``optimizer`` step ("sgd", "sgd-momentum", "adam", "adamw") in
+    ``precision`` ("fp32", "bf16-mixed", "fp16-mixed"). ``cost.total`` covers the step,
+    ``cost.phases()`` splits it, ``cost.training_memory`` holds its memory.
 
     ``model`` is a registered name (see ``costlab list``), a specifier of a user's model
     (``file.py:Class``, ``package.module:factory``, ``torchvision:NAME``, ``timm:NAME``,
@@ -40,7 +49,9 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     """
     return _analyze.analyze(model, input_shape, inputs=inputs, input_kwargs=input_kwargs,
                             batch=batch, resolution=resolution, device=device, dtype=dtype,
-                            name=name, model_kwargs=model_kwargs, formulas=formulas, **knobs)
+                            name=name, model_kwargs=model_kwargs, formulas=formulas,
+                            mode=mode, optimizer=optimizer, precision=precision, loss=loss,
+                            **knobs)
 
 
 __all__ = ["ModelComparison", "PreparedModel", "SweepResult", "analyze", "compare",

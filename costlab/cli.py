@@ -294,6 +294,27 @@ class CountOptions:
 
 
 @dataclass(frozen=True)
+class StepOptions:
+    """What is analyzed: one inference forward, or one training step and how it is run."""
+
+    mode: str = _option("inference", "--mode",
+                        help="inference (one forward) or train (forward, loss = sum of the "
+                             "outputs, backward, optimizer step)")
+    optimizer: str = _option("sgd", "--optimizer",
+                             help="train: sgd, sgd-momentum, adam or adamw")
+    precision: str = _option("fp32", "--precision",
+                             help="train: fp32, bf16-mixed or fp16-mixed (16-bit weights and "
+                                  "activations, fp32 masters and optimizer state)")
+
+    def api_kwargs(self) -> dict[str, Any]:
+        if self.mode == "inference" and (self.optimizer, self.precision) != ("sgd", "fp32"):
+            raise UsageError("--optimizer and --precision are for --mode train")
+        if self.mode == "inference":
+            return {}
+        return {"mode": self.mode, "optimizer": self.optimizer, "precision": self.precision}
+
+
+@dataclass(frozen=True)
 class OutputOptions:
     """Where the result goes and in which format."""
 
@@ -458,7 +479,8 @@ def list_models(out: OutputOptions) -> None:
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, count=CountOptions, step=StepOptions,
+              out=OutputOptions)
 def analyze(
     model: str = ModelArg,
     depth: int = typer.Option(2, "--depth", "-d", help="module rows down to this depth"),
@@ -469,9 +491,10 @@ def analyze(
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
-    out: OutputOptions,
+    step: StepOptions, out: OutputOptions,
 ) -> None:
-    """Per-module and per-layer costs of one model."""
+    """Per-module and per-layer costs of one model (with --mode train, of one training
+    step: forward, backward and optimizer step, and its memory)."""
     from costlab.report.export import analysis_document
     from costlab.report.figures import analysis_figure
     from costlab.workflows.analyze import analyze as run_analysis
@@ -482,7 +505,9 @@ def analyze(
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
     out = out.checked(plot=plot)
-    options = {**model_options.api_kwargs(), **count.api_kwargs()}
+    options = {**model_options.api_kwargs(), **count.api_kwargs(), **step.api_kwargs()}
+    if check is not None and step.mode == "train":
+        raise UsageError("--check compares forward counts: drop --mode train")
     cost = run_analysis(model, **options)
     _draw_plot(plot, analysis_figure, cost)
     if check == "fvcore":
@@ -572,7 +597,7 @@ def serve_bench() -> None:
 @app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, count=CountOptions, timing=TimingOptions,
-              out=OutputOptions)
+              step=StepOptions, out=OutputOptions)
 def compare(
     models: List[str] = typer.Argument(..., metavar="MODEL...",
                                        help="models as for analyze (registered names or "
@@ -581,7 +606,7 @@ def compare(
                                  help="also measure latency, the models timed interleaved"),
     latency_device: str = typer.Option("cpu", "--latency-device", help="cpu or cuda"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
-    timing: TimingOptions, out: OutputOptions,
+    timing: TimingOptions, step: StepOptions, out: OutputOptions,
 ) -> None:
     """Models side by side with published numbers and ratios to the first."""
     from costlab.report.export import comparison_document
@@ -591,12 +616,15 @@ def compare(
 
     _check_plot(plot)
     out = out.checked(plot=plot)
+    if latency and step.mode == "train":
+        raise UsageError("--latency times inference forwards: drop --mode train")
     with progress_bar("timing", latency and out.fmt == "table") as progress:
         latency_options = dict(device=latency_device, threads=timing.threads,
                                progress=progress, policy=timing.policy(),
                                rounds=timing.round_count())
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
-                                    **model_options.api_kwargs(), **count.api_kwargs())
+                                    **model_options.api_kwargs(), **count.api_kwargs(),
+                                    **step.api_kwargs())
     _emit(comparison_document(comparison), out.fmt, out.output)
     # with measured latency the telling picture is latency against MACs
     _draw_plot(plot, latency_comparison_figure if latency else comparison_figure, comparison)
@@ -619,7 +647,7 @@ def _guidelines_empirical(device: str, scale: int, quick: bool, out: OutputOptio
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, step=StepOptions, out=OutputOptions)
 def guidelines(
     model: Optional[str] = typer.Argument(None, metavar="[MODEL]",
                                           help="a registered name or a user model specifier "
@@ -640,7 +668,7 @@ def guidelines(
     dtype: Optional[str] = declared_option(CountOptions, "dtype"),
     device: str = typer.Option("meta", "--device",
                                help="audit: meta or cpu; --empirical: cpu (default) or cuda"),
-    *, model_options: ModelOptions, out: OutputOptions,
+    *, model_options: ModelOptions, step: StepOptions, out: OutputOptions,
 ) -> None:
     """Audit a model against ShuffleNet V2's guidelines G1-G4, with the numbers behind each;
     or, with --empirical, time the paper's own experiments on this machine."""
@@ -657,8 +685,11 @@ def guidelines(
                          "micro-benchmarks")
     shown, out = _check_top(top), out.checked()
     with progress_bar(f"profiling {model}", latency and out.fmt == "table") as progress:
+        if latency and step.mode == "train":
+            raise UsageError("--latency profiles an inference forward: drop --mode train")
         result = audit_model(model, analysis_options={**model_options.api_kwargs(),
-                                                      "dtype": dtype, "device": device},
+                                                      "dtype": dtype, "device": device,
+                                                      **step.api_kwargs()},
                              run_options=model_options.api_kwargs(), latency=latency,
                              threads=threads, quick=quick, progress=progress)
     _emit(guidelines_document(result, shown, detail), out.fmt, out.output)
@@ -666,7 +697,7 @@ def guidelines(
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(count=CountOptions, out=OutputOptions)
+@uses_options(count=CountOptions, step=StepOptions, out=OutputOptions)
 def sweep(
     model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
     width: Optional[str] = typer.Option(None, "--width", "-w",
@@ -676,7 +707,8 @@ def sweep(
     knob: Optional[List[str]] = typer.Option(None, "--knob", "-k",
                                              help="any knob's values, NAME=V1,V2 (repeatable)"),
     batch: int = declared_option(ModelOptions, "batch"),
-    plot: Optional[str] = PlotOpt, *, count: CountOptions, out: OutputOptions,
+    plot: Optional[str] = PlotOpt, *, count: CountOptions, step: StepOptions,
+    out: OutputOptions,
 ) -> None:
     """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
     from costlab.report.export import sweep_document
@@ -688,14 +720,15 @@ def sweep(
     grid = _knobs(None, knob)
     if width is not None:
         grid = {"width": width, **grid}
-    result = run_sweep(model, grid, resolution, batch=batch, **count.api_kwargs())
+    result = run_sweep(model, grid, resolution, batch=batch, **count.api_kwargs(),
+                       **step.api_kwargs())
     _emit(sweep_document(result), out.fmt, out.output)
     _draw_plot(plot, sweep_figure, result)
 
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, step=StepOptions, out=OutputOptions)
 def estimate(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
@@ -707,7 +740,8 @@ def estimate(
                                    "(bytes are counted at its storage size)"),
     top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
     device: str = declared_option(CountOptions, "device"),
-    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, out: OutputOptions,
+    plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, step: StepOptions,
+    out: OutputOptions,
 ) -> None:
     """Roofline estimate of latency on a hardware profile: which ops are compute-,
     memory- or overhead-bound. An estimate, not a measurement."""
@@ -724,7 +758,10 @@ def estimate(
     profile.peak_flops(dtype)  # fails now if the profile has no peak for it
     _check_plot(plot)
     out = out.checked(plot=plot)
-    cost = run_analysis(model, **model_options.api_kwargs(), dtype=STORAGE_DTYPE[dtype],
+    training = step.api_kwargs()
+    # a training step's bytes follow its --precision; an inference's the peak's dtype
+    storage = {} if training else {"dtype": STORAGE_DTYPE[dtype]}
+    cost = run_analysis(model, **model_options.api_kwargs(), **storage, **training,
                         device=device)
     result = roofline_estimate(cost, profile, dtype)
     _emit(estimate_document(result, shown), out.fmt, out.output)

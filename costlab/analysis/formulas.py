@@ -33,40 +33,17 @@ from costlab.analysis.registry import (
     op_arg,
     out_numel,
     packets,
+    conv_category,
+    expand_kernel as _expand_kernel,
     register,
+    register_pointwise,
     registered_docs,
 )
 from costlab.core.categories import CATEGORIES, OpCategory
 
 
 
-def _pointwise(flops_per_element: int, category: str) -> Formula:
-    def formula(args, kwargs, out) -> OpCost:
-        return OpCost(macs=0, flops=flops_per_element * out_numel(out), category=category)
-
-    return formula
-
-
-def register_pointwise(names: Sequence[str], flops_per_element: int, category: str,
-                       doc: str | None = None) -> None:
-    """Ops costing a fixed number of FLOPs per output element (in-place forms too)."""
-    with_inplace = [n for name in names for n in (name, name + "_")]
-    text = doc or f"{flops_per_element} FLOP(s) per output element"
-    register(with_inplace, text)(_pointwise(flops_per_element, category))
-
-
 # --------------------------------------------------------------------- convolutions
-
-def conv_category(input_channels: int, weight_shape: Sequence[int], groups: int) -> str:
-    """ShuffleNet V2's kinds: depthwise (g = c_in > 1), grouped (1 < g < c_in), pointwise (1x1)."""
-    if groups > 1 and groups == input_channels:
-        return OpCategory.DEPTHWISE
-    if groups > 1:
-        return OpCategory.GROUPED
-    if numel(weight_shape[2:]) == 1:  # every kernel dim is 1 (dims are >= 1)
-        return OpCategory.POINTWISE
-    return OpCategory.CONV
-
 
 def conv_cost(x_shape, w_shape, out_shape, *, bias: bool, transposed: bool, groups: int,
               stride=None, padding=None, dilation=None) -> OpCost:
@@ -373,11 +350,6 @@ def _dropout(args, kwargs, out) -> OpCost:
 
 
 # ---------------------------------------------------------------------- pooling
-
-def _expand_kernel(kernel, dims: int) -> list[int]:
-    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
-    return kernel * dims if len(kernel) == 1 else kernel
-
 
 @register(["max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices",
            "max_pool3d_with_indices", "max_pool1d_with_indices"],

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from costlab.analysis.formulas import _expand_kernel, conv_category, register_pointwise
-from costlab.analysis.registry import OpCost, first, numel, op_arg, register
+from costlab.analysis.registry import (OpCost, conv_category, expand_kernel, first, numel,
+                                       op_arg, register, register_pointwise)
 from costlab.core.categories import OpCategory
 
 # ----------------------------------------------------------------------- convolution
@@ -180,7 +180,7 @@ def _max_pool_backward(args, kwargs, out) -> OpCost:
           "reads the output gradient")
 def _avg_pool_backward(args, kwargs, out) -> OpCost:
     grad_out, x = args[0], args[1]
-    area = numel(_expand_kernel(args[2], len(x.shape) - 2))
+    area = numel(expand_kernel(args[2], len(x.shape) - 2))
     return OpCost(macs=0, flops=(area + 1) * numel(grad_out.shape),
                   category=OpCategory.POOLING, reads=((numel(grad_out.shape), grad_out.dtype),))
 

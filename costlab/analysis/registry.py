@@ -143,6 +143,41 @@ def out_numel(out: Any) -> int:
     return numel(t.shape) if t is not None and hasattr(t, "shape") else 0
 
 
+# ------------------------------------------------ helpers the formula modules share
+
+def _pointwise(flops_per_element: int, category: str) -> Formula:
+    def formula(args, kwargs, out) -> OpCost:
+        return OpCost(macs=0, flops=flops_per_element * out_numel(out), category=category)
+
+    return formula
+
+
+def register_pointwise(names: Sequence[str], flops_per_element: int, category: str,
+                       doc: str | None = None) -> None:
+    """Ops costing a fixed number of FLOPs per output element (in-place forms too)."""
+    with_inplace = [n for name in names for n in (name, name + "_")]
+    text = doc or f"{flops_per_element} FLOP(s) per output element"
+    register(with_inplace, text)(_pointwise(flops_per_element, category))
+
+
+def conv_category(input_channels: int, weight_shape: Sequence[int], groups: int) -> str:
+    """ShuffleNet V2's kinds: depthwise (g = c_in > 1), grouped (1 < g < c_in), pointwise (1x1)."""
+    if groups > 1 and groups == input_channels:
+        return OpCategory.DEPTHWISE
+    if groups > 1:
+        return OpCategory.GROUPED
+    if numel(weight_shape[2:]) == 1:  # every kernel dim is 1 (dims are >= 1)
+        return OpCategory.POINTWISE
+    return OpCategory.CONV
+
+
+def expand_kernel(kernel, dims: int) -> list[int]:
+    """A kernel size as one int per spatial dim (pooling ops take an int or a list)."""
+    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
+    return kernel * dims if len(kernel) == 1 else kernel
+
+
+
 # ----------------------------------------------------------- per-analysis overrides
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +225,7 @@ def override_entries(formulas: Mapping[OpKey, Callable[..., Any]] | None
 
 __all__ = [
     "DuplicateFormulaError", "Formula", "FormulaEntry", "KNOWN_ZERO", "KNOWN_ZERO_NAMES",
-    "OpCost", "TensorSpec", "first", "lookup", "numel", "op_arg", "out_numel",
+    "OpCost", "TensorSpec", "conv_category", "expand_kernel", "first", "lookup", "numel",
+    "op_arg", "out_numel", "register_pointwise",
     "override_entries", "packets", "register", "registered_docs",
 ]

@@ -12,11 +12,18 @@ PARAMS = "Params: unique parameter tensors, frozen ones included; buffers counte
 PEAK = ("Peak activation: the largest total of activation bytes alive at once, each tensor "
         "alive from the op that writes it to the last op that reads it.")
 
+TRAINING = ("Training step: the forward in train mode, the loss, the backward traced through "
+            "autograd (weight gradients for parameters that require grad, none for inputs) "
+            "and the optimizer step (per-element formulas, `costlab formulas`), each phase "
+            "counted by the same rules. Step peak: weights, fp32 masters and optimizer state "
+            "plus the largest total of activations, temporaries and gradients alive at once.")
+
 ALL = (MACS, FLOPS, MEMORY, PARAMS, PEAK)
 
 
-def caption() -> str:
-    return " ".join(ALL)
+def caption(training: bool = False) -> str:
+    """Every convention in one paragraph; a training step's adds how the step is counted."""
+    return " ".join(ALL + ((TRAINING,) if training else ()))
 
 LATENCY = ("Latency: wall time of one forward pass (eval, inference mode) after warm-up, "
            "median of interleaved runs with a 95% bootstrap CI of the median; ms. "

@@ -250,7 +250,8 @@ def _ancestors(path: str, depth: int) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(min(depth, len(parts)))]
 
 
-def module_costs(cost: ModelCost, depth: int, *, own: bool = False) -> list[ModuleCost]:
+def module_costs(cost: ModelCost, depth: int, *, own: bool = False,
+                 phase: str | None = None) -> list[ModuleCost]:
     """One row per module down to ``depth`` (1 = the model's children), in definition order.
 
     Each row sums every op run inside the module, its descendants included; params are the
@@ -260,11 +261,16 @@ def module_costs(cost: ModelCost, depth: int, *, own: bool = False) -> list[Modu
     after the module's row, among its children, when those are shown ("(root)", first,
     for the model's own forward). Then every shown module's children and own-ops row sum
     to its row, and the top level plus "(root)" to the model's total.
+
+    With ``phase``, only that phase's ops are summed (a training step's backward ops are
+    in the module whose forward made them).
     """
     # one pass over the records groups them by innermost module; each module's sum is then
     # handed to its ancestors (modules are far fewer than ops)
     grouped: dict[str, list[Counts]] = {}
     for r in cost.layers:
+        if phase is not None and r.phase != phase:
+            continue
         group = grouped.get(r.module)
         if group is None:
             group = grouped[r.module] = []
@@ -376,7 +382,8 @@ def shapes_text(shapes) -> str:
     return " ".join([shape_text(s) for s in shapes])
 
 
-LAYER_COLUMNS = ["index", "module", "module_type", "op", "category", "input_shape", "output_shape",
+LAYER_COLUMNS = ["index", "phase", "module", "module_type", "op", "category", "input_shape",
+                 "output_shape",
                  "kernel", "stride", "groups", "macs", "flops", "params", "bytes_read",
                  "bytes_written", "memory_access_bytes", "share_macs", "counted", "note"]
 MODULE_COLUMNS = ["module", "module_type", "depth", "macs", "flops", "params", "bytes_read",
@@ -397,7 +404,7 @@ def layer_rows(cost: ModelCost) -> list[dict]:
         if outputs is None:
             outputs = shape_texts[r.output_shapes] = shapes_text(r.output_shapes)
         rows.append({
-            "index": r.index, "module": r.module, "module_type": r.module_type, "op": r.op,
+            "index": r.index, "phase": r.phase, "module": r.module, "module_type": r.module_type, "op": r.op,
             "category": r.category, "input_shape": inputs, "output_shape": outputs,
             "kernel": shape_text(attrs.get("kernel")), "stride": shape_text(attrs.get("stride")),
             "groups": attrs.get("groups", ""), "macs": c.macs, "flops": c.flops,
@@ -409,14 +416,30 @@ def layer_rows(cost: ModelCost) -> list[dict]:
     return rows
 
 
+# a training step's module rows add these: each phase's part of the row's counts
+PHASE_MODULE_COLUMNS = ["forward_macs", "backward_macs", "forward_flops", "backward_flops",
+                        "optimizer_flops"]
+
+
 def module_rows(cost: ModelCost, depth: int) -> list[dict]:
     total_macs = cost.total.counts.macs or 1
-    return [{
+    rows = [{
         "module": m.label, "module_type": m.module_type, "depth": m.depth, "macs": c.macs,
         "flops": c.flops, "params": m.params, "bytes_read": c.bytes_read,
         "bytes_written": c.bytes_written, "memory_access_bytes": c.bytes_read + c.bytes_written,
         "ops": m.ops, "share_macs": c.macs / total_macs,
     } for m in module_costs(cost, depth, own=True) for c in (m.counts,)]
+    if cost.training:
+        by_phase = {name: {m.label: m.counts for m in module_costs(cost, depth, own=True,
+                                                                    phase=name)}
+                    for name in PHASE_NAMES}
+        for row in rows:
+            parts = {name: by_phase[name].get(row["module"], ZERO) for name in PHASE_NAMES}
+            row.update(forward_macs=parts["forward"].macs, backward_macs=parts["backward"].macs,
+                       forward_flops=parts["forward"].flops,
+                       backward_flops=parts["backward"].flops,
+                       optimizer_flops=parts["optimizer"].flops)
+    return rows
 
 
 def layers_frame(cost: ModelCost):
@@ -430,10 +453,11 @@ def modules_frame(cost: ModelCost, depth: int):
     """``module_rows`` as a pandas DataFrame."""
     import pandas as pd
 
-    return pd.DataFrame(module_rows(cost, depth), columns=MODULE_COLUMNS)
+    columns = MODULE_COLUMNS + (PHASE_MODULE_COLUMNS if cost.training else [])
+    return pd.DataFrame(module_rows(cost, depth), columns=columns)
 
 
-__all__ = ["LAYER_COLUMNS", "MODULE_COLUMNS", "PHASE_NAMES", "Counts", "CostTotals", "ModelCost",
+__all__ = ["LAYER_COLUMNS", "MODULE_COLUMNS", "PHASE_MODULE_COLUMNS", "PHASE_NAMES", "Counts", "CostTotals", "ModelCost",
            "ModelInfo", "ModuleCost", "OpRecord", "PhaseCost", "TrainingMemory", "TrainingSetup",
            "phase_costs", "ROOT_LABEL", "Shape", "UncountedOp", "layer_rows", "layers_frame",
            "module_costs", "module_rows", "modules_frame", "shape_text", "shapes_text", "totals"]

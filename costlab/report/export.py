@@ -32,7 +32,8 @@ def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict
     payload.update({
         "model": {"name": info.name, "knobs": info.knobs,
                   "input_shapes": [list(s) for s in info.input_shapes], "device": info.device,
-                  "dtype": info.dtype, "reference": info.reference, "notes": info.notes},
+                  "dtype": info.dtype, "reference": info.reference, "notes": info.notes,
+                  "mode": info.mode},
         "totals": tables.totals_dict(cost),
         "published": tables.published_dict(cost),
         "modules": records(cost.to_dataframe(depth=depth)),
@@ -45,19 +46,50 @@ def analysis_payload(cost: "ModelCost", depth: int, layers: bool = True) -> dict
 
 def _module_table(cost: "ModelCost", depth: int, title: str) -> Table:
     total = cost.total.macs
-    rows = [{"module": "  " * (m.depth - 1) + m.label, "type": m.module_type, "macs": m.macs,
-             "flops": m.flops, "params": m.params, "read": m.bytes_read,
-             "written": m.bytes_written, "share": 100 * m.macs / total if total else None}
-            for m in cost.modules(depth, own=True)]
+    rows = [{"module": "  " * (row["depth"] - 1) + row["module"], "type": row["module_type"],
+             "read": row["bytes_read"], "written": row["bytes_written"],
+             "share": 100 * row["macs"] / total if total else None, **row}
+            for row in tables.module_rows(cost, depth)]
+    phases = [scaled("forward_macs", "fwd MACs ({unit})"),
+              scaled("backward_macs", "bwd MACs ({unit})"),
+              scaled("optimizer_flops", "optim FLOPs ({unit})", priority=2)] \
+        if cost.training else []
     return Table(title=f"{title}\nmodules to depth {depth}", caption=conventions.MACS,
                  views=ONLY_SCREEN, rows=rows, columns=[
                      Column(key="module", label="module"),
                      Column(key="type", label="type", priority=2),
-                     scaled("macs", "MACs ({unit})"), scaled("flops", "FLOPs ({unit})"),
+                     scaled("macs", "MACs ({unit})"), *phases,
+                     scaled("flops", "FLOPs ({unit})"),
                      scaled("params", "params ({unit})"),
                      scaled("read", "read ({unit})", "bytes", priority=1),
                      scaled("written", "written ({unit})", "bytes", priority=1),
                      number("share", "% MACs", share, unit="%", priority=1)])
+
+
+def phase_table(cost: "ModelCost") -> Table:
+    """A training step's phases: forward, backward, optimizer step."""
+    rows = [{**row, "share_flops": 100 * row["share_flops"]} for row in tables.phase_rows(cost)]
+    ratio_text = (f"backward/forward MACs {cost.backward_forward_macs:.3f}"
+                  if cost.backward_forward_macs is not None else "no forward MACs")
+    return Table(title=f"training step by phase ({ratio_text})", rows=rows,
+                 caption=conventions.TRAINING, columns=[
+                     Column(key="phase", label="phase"),
+                     scaled("macs", "MACs ({unit})"), scaled("flops", "FLOPs ({unit})"),
+                     scaled("memory_access_bytes", "mem access ({unit})", "bytes"),
+                     number("ops", "ops", priority=1),
+                     number("share_flops", "% FLOPs", share, unit="%", priority=1)])
+
+
+def training_memory_table(cost: "ModelCost") -> Table:
+    """What the step holds: parameter state, saved activations, the peak and its parts."""
+    memory = cost.training_memory
+    setup = cost.info.training
+    rows = [{"part": label, "bytes": getattr(memory, key)}
+            for key, label in tables.TRAINING_MEMORY_ROWS]
+    title = (f"training memory ({setup.optimizer}, {setup.precision}; peak in the "
+             f"{memory.peak_phase})")
+    return Table(title=title, rows=rows, columns=[
+        Column(key="part", label="memory"), scaled("bytes", "bytes ({unit})", "bytes")])
 
 
 SHOWN_SHAPES = 3
@@ -108,7 +140,12 @@ def _totals_table(cost: "ModelCost") -> Table:
 def _totals_line(cost: "ModelCost") -> str:
     t = cost.total
     partial = " (partial: some ops uncounted)" if t.partial else ""
-    return (f"{partial}: MACs {t.macs:,} ({millions(t.macs)} M), "
+    step = ""
+    if cost.training:
+        setup = cost.info.training
+        step = (f" (one training step: {setup.optimizer}, {setup.precision}, loss "
+                f"{setup.loss}; {setup.trainable_params:,} trainable params)")
+    return (f"{step}{partial}: MACs {t.macs:,} ({millions(t.macs)} M), "
             f"FLOPs {t.flops:,} ({millions(t.flops)} M), params {t.params:,}, "
             f"buffers {t.buffers:,}, memory access {millions(t.memory_access_bytes)} MB "
             f"(read {millions(t.bytes_read)}, written {millions(t.bytes_written)}), "
@@ -128,6 +165,9 @@ def analysis_document(cost: "ModelCost", depth: int, layers: bool = True) -> Doc
         Table.from_frame(cost.to_dataframe(depth=depth), views=ONLY_TEXT),
         _module_table(cost, depth, f"{cost.name} {cost.info.variant}  input {shapes}"),
     ]
+    if cost.training:
+        blocks[3:3] = [Heading(text="Training step", level=2, views=ONLY_TEXT),
+                       phase_table(cost), training_memory_table(cost)]
     if layers:
         blocks += [Heading(text="Layers", level=2, views=ONLY_TEXT),
                    Table.from_frame(cost.to_dataframe(), views=ONLY_TEXT),
@@ -139,7 +179,7 @@ def analysis_document(cost: "ModelCost", depth: int, layers: bool = True) -> Doc
         note(published or "Published: none.", views=ONLY_TEXT),
         *([note(published, views=ONLY_SCREEN)] if published else []),
         note(uncounted_text(cost)),
-        caption(conventions.caption()),
+        caption(conventions.caption(cost.training)),
     ]
     return Document(title=f"{cost.name}: cost per module and layer", kind="analysis",
                     blocks=blocks, payload=analysis_payload(cost, depth, layers),
@@ -165,7 +205,8 @@ MARKDOWN_LABELS = {
     "macs_vs_published_pct": "MACs vs published (%)",
     "params_vs_published_pct": "params vs published (%)",
     "macs_ratio": "MACs x", "params_ratio": "params x", "memory_access_ratio": "memory access x",
-    "uncounted_ops": "uncounted ops",
+    "uncounted_ops": "uncounted ops", "backward_forward_macs": "backward/forward MACs",
+    "step_peak_mb": "training step peak (MB)",
 }
 
 
@@ -204,9 +245,18 @@ def _comparison_table(comparison: "ModelComparison") -> Table:
             number("params_vs_published_pct", "params vs pub", percent, unit="%",
                    priority=5),
             number("macs_ratio", "MACs x", ratio, priority=1),
-            number("params_ratio", "params x", ratio, priority=4)],
+            number("params_ratio", "params x", ratio, priority=4),
+            *_training_columns(comparison)],
         transpose_key="model", transpose_rows=TRANSPOSED_MODELS)
     return table
+
+
+def _training_columns(comparison: "ModelComparison") -> list[Column]:
+    """A comparison of training steps adds the backward/forward ratio and the step peak."""
+    if not any(c.training for c in comparison.costs):
+        return []
+    return [number("backward_forward_macs", "bwd/fwd MACs", ratio),
+            scaled("step_peak_mb", "step peak ({unit})", "bytes", base=1e6)]
 
 
 def comparison_payload(comparison: "ModelComparison", frame: "pd.DataFrame") -> dict[str, Any]:

@@ -53,8 +53,9 @@ def macs_vs_published(cost: "ModelCost", pub) -> float | None:
     (at batch N the MACs are N times one image's; params do not scale)."""
     if pub is None:
         return None
-    return percent_difference(cost.total.macs / images_per_input(cost) / MILLION,
-                              pub.macs_millions)
+    # the papers count one inference forward: a training step's forward is that
+    macs = cost.phase("forward").macs if cost.training else cost.total.macs
+    return percent_difference(macs / images_per_input(cost) / MILLION, pub.macs_millions)
 
 
 def published_for(cost: "ModelCost"):
@@ -118,6 +119,11 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
             "uncounted_ops": sum(u.calls for u in cost.uncounted),
             "published_source": pub.source if pub else "",
         })
+    if any(c.training for c in comparison.costs):
+        for cost, row in zip(comparison.costs, rows):
+            memory = cost.training_memory
+            row.update(backward_forward_macs=cost.backward_forward_macs,
+                       step_peak_mb=memory.peak_bytes / MILLION if memory else None)
     if comparison.latency is not None:
         from costlab.report.latency import latency_cells
 
@@ -132,31 +138,71 @@ def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
     from costlab.report.latency import LATENCY_COLUMNS
 
     columns = COMPARISON_COLUMNS + (LATENCY_COLUMNS if comparison.latency is not None else [])
+    if any(c.training for c in comparison.costs):
+        columns = columns + ["backward_forward_macs", "step_peak_mb"]
     return pd.DataFrame(comparison_rows(comparison), columns=columns)
 
 
 def totals_dict(cost: "ModelCost") -> dict[str, Any]:
     t = cost.total
-    return {
+    totals = {
         "macs": t.macs, "flops": t.flops, "params": t.params, "buffers": t.buffers,
         "bytes_read": t.bytes_read, "bytes_written": t.bytes_written,
         "memory_access_bytes": t.memory_access_bytes,
         "peak_activation_bytes": t.peak_activation_bytes, "ops": t.ops,
         "known_zero_calls": cost.known_zero_calls, "partial": t.partial,
+        "mode": cost.info.mode,
     }
+    if cost.training:
+        totals.update(training_dict(cost))
+    return totals
+
+
+def phase_rows(cost: "ModelCost") -> list[dict[str, Any]]:
+    """One row per phase of the step: its sums, and its share of the step's FLOPs."""
+    step_flops = cost.total.flops or 1
+    return [{"phase": p.phase, "macs": p.macs, "flops": p.flops, "bytes_read": p.bytes_read,
+             "bytes_written": p.bytes_written, "memory_access_bytes": p.memory_access_bytes,
+             "ops": p.ops, "share_flops": p.flops / step_flops} for p in cost.phases()]
+
+
+TRAINING_MEMORY_ROWS = (
+    ("weights_bytes", "weights (with fp32 masters when mixed)"),
+    ("gradients_bytes", "gradients"),
+    ("optimizer_state_bytes", "optimizer state"),
+    ("activation_bytes", "saved activations (alive at the forward/backward boundary)"),
+    ("peak_gradients_bytes", "at the peak: gradients"),
+    ("peak_activation_bytes", "at the peak: saved activations"),
+    ("peak_temporary_bytes", "at the peak: temporaries"),
+    ("peak_bytes", "peak (weights + state + the above at the peak)"),
+)
+
+
+def training_dict(cost: "ModelCost") -> dict[str, Any]:
+    """A training step's phases, backward/forward ratio, settings and memory (JSON)."""
+    from dataclasses import asdict
+
+    return {"phases": phase_rows(cost),
+            "backward_forward_macs": cost.backward_forward_macs,
+            "training": asdict(cost.info.training) if cost.info.training else None,
+            "training_memory": asdict(cost.training_memory) if cost.training_memory else None}
 
 
 def analysis_frame(cost: "ModelCost", depth: int, layers: bool = True) -> "pd.DataFrame":
     """Module rows (to ``depth``) then layer rows, in one table with a ``row`` column."""
     import pandas as pd
 
+    from costlab.core.records import PHASE_MODULE_COLUMNS
+
     rows = [{"row": "module", **r} for r in module_rows(cost, depth)]
     if layers:
         rows += [{"row": "layer", **r} for r in layer_rows(cost)]
-    columns = ["row", "module", "module_type", "depth", "index", "op", "category",
+    columns = ["row", "module", "module_type", "depth", "index", "phase", "op", "category",
                "input_shape", "output_shape", "kernel", "stride", "groups", "macs", "flops",
                "params", "bytes_read", "bytes_written", "memory_access_bytes", "share_macs",
                "ops", "counted", "note"]
+    if cost.training:
+        columns[columns.index("share_macs"):columns.index("share_macs")] = PHASE_MODULE_COLUMNS
     return pd.DataFrame(rows, columns=columns)
 
 

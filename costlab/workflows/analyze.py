@@ -16,7 +16,8 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
             resolution: int | None = None, device: str = "meta", dtype: str | None = None,
             name: str | None = None, model_kwargs: dict[str, Any] | None = None,
             formulas: Mapping[Any, Any] | None = None, real_forward: bool = False,
-            **knobs: Any) -> ModelCost:
+            mode: str = "inference", optimizer: str = "sgd", precision: str = "fp32",
+            loss: Any = None, **knobs: Any) -> ModelCost:
     """Trace one forward pass of ``model`` and return its per-op costs (see
     ``costlab.api.analyze`` for the arguments).
 
@@ -27,6 +28,7 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
 
     check_analysis_device(device)
     bytes_dtype = storage_dtype(dtype)
+    training = step_options(mode, optimizer, precision, loss, dtype)
     specs = input_specs(input_shape)
     target = resolve_target(model, specs, batch=batch, resolution=resolution, device=device,
                             name=name, model_kwargs=model_kwargs, knobs=knobs)
@@ -36,16 +38,18 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
         module = target.module
         was_training = module.training
         # eval() and train() set a flag on every module (1-3 ms on a small CNN): skip both
-        # when every module is in eval already, which leaves the same state
-        switch = any(m.training for m in module.modules())
+        # when every module is in that state already, which leaves the same state; a
+        # training step runs in train mode (batch statistics, dropout)
+        wanted = training is not None
+        switch = any(m.training is not wanted for m in module.modules())
         if switch:
-            module.eval()
+            module.train(wanted)
         try:
             cost = build_cost(module, args, name=target.name, knobs=target.knobs,
                               device=target.device, storage_dtype=bytes_dtype,
                               reference=target.reference, variant=target.variant,
                               input_kwargs=kwargs, formulas=formulas,
-                              stand_ins=not (rebuilt or real_forward))
+                              stand_ins=not (rebuilt or real_forward), training=training)
         except ForwardError:
             if target.rebuild_on_cpu is None or inputs is not None:
                 raise
@@ -57,6 +61,30 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
                 module.train(was_training)
         cost.info.notes = [*target.notes, *cost.info.notes]
         return AnalyzedModel.of(cost)  # displays itself in a notebook
+
+
+MODES = ("inference", "train")
+
+
+def step_options(mode: str, optimizer: str, precision: str, loss: Any,
+                 dtype: str | None) -> Any:
+    """The training step's options for ``mode="train"`` (None for inference), checked."""
+    from costlab.analysis.optimizer import optimizer_named, precision_named
+    from costlab.analysis.training import StepOptions
+
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    chosen = optimizer_named(optimizer), precision_named(precision)
+    if mode == "inference":
+        if loss is not None:
+            raise UsageError("a loss is for mode='train' only")
+        return None
+    if dtype is not None:
+        raise UsageError("--dtype is for inference; a training step takes --precision "
+                         "(fp32, bf16-mixed, fp16-mixed)")
+    if loss is not None and not callable(loss):
+        raise UsageError(f"loss must be a callable(output) -> scalar, got {type(loss).__name__}")
+    return StepOptions(optimizer=chosen[0], precision=chosen[1], loss=loss)
 
 
 def fvcore_check(model: Any, cost: ModelCost, depth: int = 1,

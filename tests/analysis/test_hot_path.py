@@ -21,11 +21,14 @@ import torch
 from torch import nn
 
 from costlab.analysis import build_cost, formulas, tracer
+from costlab.analysis import registry as formula_registry
 from costlab.core.records import layer_rows, module_costs
 from costlab.build.meta_kernels import meta_construction
 from costlab.models import registry
 
 FORMULAS_FILE = formulas.__file__
+# the files formulas live in (the shared per-element formula is registry.py's)
+FORMULA_FILES = {FORMULAS_FILE, formula_registry.__file__}
 RECORD = tracer.TraceState.record.__code__
 DISPATCH = tracer._CostMode.__torch_dispatch__.__code__
 COSTLAB = str(FORMULAS_FILE).rsplit("/analysis/", 1)[0]
@@ -55,7 +58,7 @@ class WorkCounter:
                 self.by_function[code.co_name] += 1
                 if code is DISPATCH:
                     self.dispatches += 1
-                elif code.co_filename == FORMULAS_FILE and frame.f_back is not None \
+                elif code.co_filename in FORMULA_FILES and frame.f_back is not None \
                         and frame.f_back.f_code is RECORD:
                     self.formula_calls += 1
         elif event == "c_call" and any(arg is f for f in ALLOCATORS):
