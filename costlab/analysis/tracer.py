@@ -237,12 +237,17 @@ class TraceState:
         input_shapes = []
         sources = []  # indices of the ops that wrote this op's activation inputs
         owners = None  # the modules registering the first parameter read
+        broadcast = 0  # bytes of stride-0 inputs (a training step's seed gradient)
         for t in _tensors(args, kwargs):
             dtype = t.dtype
-            read += t.numel() * (sizes.get(dtype) or self.itemsize(dtype))
-            key = t.untyped_storage()._cdata
+            size = t.numel() * (sizes.get(dtype) or self.itemsize(dtype))
+            read += size
+            storage = t.untyped_storage()
+            key = storage._cdata
             n = weights.get(key)
             if n is None:
+                if self.training and storage.nbytes() < t.numel() * t.element_size():
+                    broadcast += size
                 input_shapes.append(tuple(t.shape))
                 sources.append(producer.get(key, -1))  # -1: a model input or a constant
                 span = live.get(key)
@@ -264,6 +269,10 @@ class TraceState:
             _specs(args), _specs(kwargs) if kwargs else kwargs, _specs(out))
         if cost is not None and cost.reads is not None:
             read = sum(n * self.itemsize(dtype) for n, dtype in cost.reads)
+        if broadcast and cost is not None and cost.category in _DENSE_KERNELS:
+            # a matmul or conv kernel needs its operands dense: a broadcast input (the sum
+            # loss's expanded seed gradient) is materialized for the op's duration
+            self.spans.append([broadcast, index, index])
 
         written = 0
         output_shapes = []
@@ -339,6 +348,10 @@ class TraceState:
         return peak
 
 
+# the ops whose kernels read dense operands (a broadcast input is copied out first)
+_DENSE_KERNELS = frozenset({OpCategory.MATMUL, OpCategory.CONV, OpCategory.POINTWISE,
+                            OpCategory.DEPTHWISE, OpCategory.GROUPED, OpCategory.ATTENTION})
+
 _next_node_number = torch._C._autograd._get_sequence_nr  # the next autograd node's number
 
 
@@ -409,6 +422,8 @@ class _FunctionLevelMode(TorchFunctionMode):
             enable_gqa = args[7] if len(args) > 7 else kwargs.get("enable_gqa", False)
             mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
             out = meta_kernels.attention_output(*args[:3], enable_gqa, mask)
+        elif state.on_meta and state.training:
+            func = _fused_attention(args, kwargs) or func
         return self._one_op("scaled_dot_product_attention", state.sdpa_entry, func, out, args,
                             kwargs)
 
@@ -423,6 +438,31 @@ class _FunctionLevelMode(TorchFunctionMode):
                 state.suppress -= 1
         state.record(name, entry, args, kwargs, out)
         return out
+
+
+_FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
+
+
+def _fused_attention(args: tuple, kwargs: dict) -> Callable[..., Any] | None:
+    """In a training step on meta, attention runs a fused kernel (CPU's flash attention),
+    as on CPU and CUDA: it saves q, k, v, the output and the log-sum-exp for its backward,
+    which recomputes the scores. Meta's own choice, the math path, would save the attention
+    weights instead and keep different tensors alive. None (the math path) where the fused
+    kernel does not apply: grouped-query heads, inputs that are not 4-D, dropout."""
+    if len(args) < 3 or any(not isinstance(t, torch.Tensor) or t.dim() != 4 for t in args[:3]):
+        return None
+    names = ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+    options = dict(zip(names, args[3:]))
+    options.update({k: v for k, v in kwargs.items() if k in names})
+    q, k, v = args[:3]
+    if options.get("dropout_p", 0.0) or q.shape[1] != k.shape[1] or k.shape[1] != v.shape[1]:
+        return None
+
+    def fused(*_args: Any, **_kwargs: Any) -> torch.Tensor:
+        return _FLASH_CPU(q, k, v, 0.0, bool(options.get("is_causal", False)),
+                          attn_mask=options.get("attn_mask"), scale=options.get("scale"))[0]
+
+    return fused
 
 
 _BUILTIN = type(torch._C._VariableFunctions.lstm)
