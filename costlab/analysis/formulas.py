@@ -564,3 +564,4 @@ __all__ = [
 # Families of formulas kept in their own files register into the same registry, after the
 # ones above (registry.py imports neither, so there is no cycle).
 from costlab.analysis import formulas_recurrent  # noqa: E402,F401
+from costlab.analysis import formulas_moe  # noqa: E402,F401
