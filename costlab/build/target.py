@@ -60,6 +60,7 @@ def _loaded_target(specifier: str, model_kwargs: dict | None, device: str, batch
     target = Target(module=loaded.module, name=loaded.name, device=loaded.device,
                     knobs=dict(model_kwargs or {}), notes=list(loaded.notes),
                     default_shape=loaded.default_input(batch, resolution),
+                    input_dtype=loaded.input_dtype,
                     example_inputs=loaded.example_inputs, example_kwargs=loaded.example_kwargs)
     if loaded.device == "meta":
         def rebuild() -> Target:
