@@ -180,7 +180,8 @@ def config_dtype(config: Any):
     float32 when it names none."""
     import torch
 
-    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    # recent configs have dtype (reading torch_dtype there warns); older ones torch_dtype
+    value = config.dtype if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
     if isinstance(value, str):
         value = getattr(torch, value, None)
     return value if isinstance(value, torch.dtype) else torch.float32
@@ -313,6 +314,31 @@ def filled_cache(module: Any, batch: int, tokens: int, dtype: Any = None):
             keys = torch.empty(batch, kv_heads, tokens, head_dim, dtype=dtype, device="meta")
             cache.update(keys, torch.empty_like(keys), layer)
     return cache
+
+
+def cache_keyword(module: Any) -> str:
+    """What forward calls its cache: ``cache`` in recent transformers (which deprecates
+    ``past_key_values``), ``past_key_values`` before."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def cache_tensors(cache: Any) -> list:
+    """The key and value tensors a transformers cache holds (per-layer objects in recent
+    versions, key_cache/value_cache lists in older ones)."""
+    found = []
+    for layer in getattr(cache, "layers", None) or []:
+        found += [t for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                  if t is not None and hasattr(t, "numel")]
+    if not found:
+        for name in ("key_cache", "value_cache"):
+            found += [t for t in getattr(cache, name, None) or [] if hasattr(t, "numel")]
+    return found
 
 
 def load_hf(name: str, overrides: dict[str, Any] | None, device: str):
