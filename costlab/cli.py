@@ -350,6 +350,59 @@ class TimingOptions:
         return replace(policy, **{k: v for k, v in changes.items() if v is not None})
 
 
+# ---- LLM phases (workflows/llm.py): analyze and estimate take these; hf: is a MODEL
+
+@dataclass(frozen=True)
+class PhaseOptions:
+    """Which inference phase of a decoder is counted (hf: models, gpt2_small, llama_70b,
+    sasrec); without --phase, analyze and estimate count one forward as always."""
+
+    phase: Optional[str] = _option(None, "--phase",
+                                   help="prefill, decode or generate: an LLM's phase, with "
+                                        "its KV cache")
+    context: Optional[int] = _option(None, "--context",
+                                     help="--phase decode: tokens already in the KV cache")
+    prompt: Optional[int] = _option(None, "--prompt",
+                                    help="--phase prefill/generate: prompt tokens")
+    generate: Optional[int] = _option(None, "--generate",
+                                      help="--phase generate: tokens to generate (decode "
+                                           "steps)")
+
+    def phase_kwargs(self, model_options: "ModelOptions") -> dict[str, Any]:
+        """The phase workflow's keywords: these options and the model's (a phase takes
+        token ids, so no --resolution or --kwargs-inputs)."""
+        options = model_options.api_kwargs()
+        for key, flag in (("resolution", "--resolution"), ("input_kwargs", "--kwargs-inputs")):
+            if options.pop(key, None) is not None:
+                raise UsageError(f"{flag} does not apply with --phase")
+        if self.phase != "generate" and self.generate is not None:
+            raise UsageError("--generate applies to --phase generate")
+        options.update(context=self.context, prompt=self.prompt)
+        if self.phase == "generate":
+            options.pop("context")
+            if self.context is not None or options.get("input_shape"):
+                raise UsageError("--phase generate takes --prompt and --generate, not "
+                                 "--context or --input")
+            options.pop("input_shape", None)
+            options["generate"] = self.generate
+        return options
+
+    def check_unused(self) -> None:
+        if self.phase is None and any(v is not None for v in (self.context, self.prompt,
+                                                                self.generate)):
+            raise UsageError("--context, --prompt and --generate apply with --phase")
+
+    def document(self, model: str, model_options: "ModelOptions", dtype: Optional[str]):
+        from costlab.workflows.llm import generate_cost, phase_cost
+
+        options = self.phase_kwargs(model_options)
+        if self.phase == "generate":
+            if self.prompt is None or self.generate is None:
+                raise UsageError("--phase generate needs --prompt and --generate")
+            return generate_cost(model, dtype=dtype, **options).document()
+        return phase_cost(model, self.phase, dtype=dtype, **options).document()
+
+
 def declared_option(group: type, name: str) -> Any:
     """The typer.Option a group declares for ``name``, for a command that takes that one
     option alone (with the group's flags and help)."""
@@ -389,7 +442,9 @@ def uses_options(**groups: type) -> Callable[[Callable], Callable]:
 
 ModelArg = typer.Argument(..., metavar="MODEL",
                           help="a registered name (`costlab list`), file.py:Class, "
-                               "package.module:factory, torchvision:NAME, timm:NAME or FILE.pt2")
+                               "package.module:factory, torchvision:NAME, timm:NAME, "
+                               "hf:CONFIG (a config.json, its directory or a model type) or "
+                               "FILE.pt2")
 PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf")
 
 
@@ -458,7 +513,8 @@ def list_models(out: OutputOptions) -> None:
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, count=CountOptions, out=OutputOptions,
+              llm=PhaseOptions)
 def analyze(
     model: str = ModelArg,
     depth: int = typer.Option(2, "--depth", "-d", help="module rows down to this depth"),
@@ -469,9 +525,9 @@ def analyze(
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
-    out: OutputOptions,
+    out: OutputOptions, llm: PhaseOptions,
 ) -> None:
-    """Per-module and per-layer costs of one model."""
+    """Per-module and per-layer costs of one model (with --phase, of an LLM's phase)."""
     from costlab.report.export import analysis_document
     from costlab.report.figures import analysis_figure
     from costlab.workflows.analyze import analyze as run_analysis
@@ -482,6 +538,11 @@ def analyze(
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
     out = out.checked(plot=plot)
+    llm.check_unused()
+    if llm.phase is not None:
+        if plot or check or count.device != "meta":
+            raise UsageError("--phase is traced on meta, without --plot or --check")
+        return _emit(llm.document(model, model_options, count.dtype), out.fmt, out.output)
     options = {**model_options.api_kwargs(), **count.api_kwargs()}
     cost = run_analysis(model, **options)
     _draw_plot(plot, analysis_figure, cost)
@@ -695,7 +756,7 @@ def sweep(
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, out=OutputOptions, llm=PhaseOptions)
 def estimate(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
@@ -708,9 +769,11 @@ def estimate(
     top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
     device: str = declared_option(CountOptions, "device"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, out: OutputOptions,
+    llm: PhaseOptions,
 ) -> None:
     """Roofline estimate of latency on a hardware profile: which ops are compute-,
-    memory- or overhead-bound. An estimate, not a measurement."""
+    memory- or overhead-bound (with --phase, an LLM phase's tokens/s). An estimate, not a
+    measurement."""
     from costlab.analysis.roofline import estimate as roofline_estimate
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
@@ -724,6 +787,15 @@ def estimate(
     profile.peak_flops(dtype)  # fails now if the profile has no peak for it
     _check_plot(plot)
     out = out.checked(plot=plot)
+    llm.check_unused()
+    if llm.phase is not None:
+        from costlab.workflows.llm import estimate_phase
+
+        if plot or device != "meta":
+            raise UsageError("--phase is traced on meta, without --plot")
+        result = estimate_phase(model, llm.phase, hardware, dtype,
+                                **llm.phase_kwargs(model_options))
+        return _emit(result.document(), out.fmt, out.output)
     cost = run_analysis(model, **model_options.api_kwargs(), dtype=STORAGE_DTYPE[dtype],
                         device=device)
     result = roofline_estimate(cost, profile, dtype)

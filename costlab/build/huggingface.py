@@ -341,10 +341,19 @@ def cache_tensors(cache: Any) -> list:
     return found
 
 
-def load_hf(name: str, overrides: dict[str, Any] | None, device: str):
-    """``hf:name`` built on ``device``, as a ``LoadedModel``."""
-    from costlab.build.loaders import LoadedModel
+@dataclass(frozen=True, kw_only=True)
+class HfModel:
+    """An ``hf:`` model built, with what loaders.LoadedModel needs of it."""
 
+    module: Any
+    name: str
+    notes: list[str]
+    input_size: tuple[int, ...]
+    input_dtype: str
+
+
+def load_hf(name: str, overrides: dict[str, Any] | None, device: str) -> HfModel:
+    """``hf:name`` built on ``device``."""
     resolved = resolve_config(name, overrides)
     config = resolved.config
     module = build(config, device)
@@ -355,5 +364,5 @@ def load_hf(name: str, overrides: dict[str, Any] | None, device: str):
     if moe is not None:
         notes.append(f"active params per token: {moe.active:,} of {moe.total:,} (top-"
                      f"{moe.top_k} of {moe.experts} experts)")
-    return LoadedModel(module, PREFIX + name, device, notes, input_size=size,
-                       input_dtype=input_dtype)
+    return HfModel(module=module, name=PREFIX + name, notes=notes, input_size=size,
+                   input_dtype=input_dtype)

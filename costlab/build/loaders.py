@@ -203,7 +203,9 @@ def load(specifier: str, kwargs: dict[str, Any] | None = None,
     if specifier.startswith("hf:"):  # before the split: a path may hold a colon
         from costlab.build.huggingface import load_hf
 
-        return load_hf(specifier[3:], kwargs, device)
+        built = load_hf(specifier[3:], kwargs, device)
+        return LoadedModel(built.module, built.name, device, built.notes,
+                           input_size=built.input_size, input_dtype=built.input_dtype)
     if specifier.endswith(".pt2"):
         if kwargs:
             raise UsageError("--kwargs do not apply to an exported program")

@@ -147,3 +147,40 @@ def test_generate_is_the_prefill_and_each_decode_step():
 def test_phase_misuse_is_a_usage_error(call, message):
     with pytest.raises(UsageError, match=message):
         call()
+
+
+def test_cli_phases_and_their_misuse(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "decode.json"
+    result = runner.invoke(app, ["analyze", "gpt2_small", "--phase", "decode", "--context",
+                                 "100", "--dtype", "float16", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(out.read_text())["phases"][0]
+    assert (row["phase"], row["context"], row["new_tokens"]) == ("decode", 100, 1)
+    assert row["kv_cache_bytes"] == kv_cache_formula(layers=12, kv_heads=12, head_dim=64,
+                                                     tokens=101, dtype_bytes=2)
+    assert row["macs"] == phase_cost("gpt2_small", "decode", context=100).macs
+    estimate = runner.invoke(app, ["estimate", "sasrec", "--phase", "generate", "--prompt", "8",
+                                   "--generate", "2", "-H", "nvidia_a100", "-f", "csv"])
+    assert estimate.exit_code == 0, estimate.stderr
+    lines = estimate.stdout.strip().splitlines()
+    assert lines[0].startswith("phase,") and "tokens_per_s" in lines[0]
+    assert [line.split(",")[0] for line in lines[1:]] == ["prefill", "step 1", "step 2", "total"]
+    for args, message in [
+        (["analyze", "gpt2_small", "--context", "5"], "apply with --phase"),
+        (["analyze", "gpt2_small", "--phase", "generate", "--prompt", "4"],
+         "needs --prompt and --generate"),
+        (["analyze", "gpt2_small", "--phase", "decode", "--context", "5", "--generate", "2"],
+         "--generate applies to --phase generate"),
+        (["estimate", "resnet18", "--phase", "decode", "--context", "5", "-H", "nvidia_a100"],
+         "no KV cache"),
+    ]:
+        bad = runner.invoke(app, args)
+        assert bad.exit_code != 0 and message in bad.stderr, (args, bad.stderr)
+        assert len(bad.stderr.strip().splitlines()) == 1
