@@ -589,10 +589,14 @@ def bench(
         None, "--remote-costlab", metavar="PATH",
         help="with --device ssh://: how to start costlab on the board, e.g. "
              "~/venv/bin/costlab (default: COSTLAB_REMOTE_COMMAND, else costlab)"),
+    hardware: Optional[str] = typer.Option(
+        None, "--hardware", "-H", help="a profile (nvidia_a100, ...): also MFU and bandwidth "
+                                        "use against its peaks"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, timing: TimingOptions,
     out: OutputOptions,
 ) -> None:
-    """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
+    """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory,
+    and the FLOP/s and bytes/s achieved (MFU and MBU with --hardware or a known GPU)."""
     from costlab.bench.protocol import BenchRequest
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
@@ -602,6 +606,10 @@ def bench(
 
     _check_plot(plot)
     out = out.checked(plot=plot)
+    if hardware is not None:
+        from costlab.hardware import load_profile
+
+        load_profile(hardware)  # an unknown profile fails before the timing, not after
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
     options = model_options.api_kwargs()
     if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
@@ -616,7 +624,10 @@ def bench(
                                channels_last=channels_last, threads=timing.threads,
                                policy=policy, memory=memory, progress=progress,
                                rounds=timing.round_count())
-    _emit(bench_document([report]), out.fmt, out.output)
+    from costlab.workflows.utilization import bench_utilization
+
+    used = bench_utilization(model, options, report, hardware)
+    _emit(bench_document([report], [used]), out.fmt, out.output)
     _draw_plot(plot, bench_figure, [report])
 
 
