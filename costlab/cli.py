@@ -371,6 +371,59 @@ class TimingOptions:
         return replace(policy, **{k: v for k, v in changes.items() if v is not None})
 
 
+# ---- LLM phases (workflows/llm.py): analyze and estimate take these; hf: is a MODEL
+
+@dataclass(frozen=True)
+class PhaseOptions:
+    """Which inference phase of a decoder is counted (hf: models, gpt2_small, llama_70b,
+    sasrec); without --phase, analyze and estimate count one forward as always."""
+
+    phase: Optional[str] = _option(None, "--phase",
+                                   help="prefill, decode or generate: an LLM's phase, with "
+                                        "its KV cache")
+    context: Optional[int] = _option(None, "--context",
+                                     help="--phase decode: tokens already in the KV cache")
+    prompt: Optional[int] = _option(None, "--prompt",
+                                    help="--phase prefill/generate: prompt tokens")
+    generate: Optional[int] = _option(None, "--generate",
+                                      help="--phase generate: tokens to generate (decode "
+                                           "steps)")
+
+    def phase_kwargs(self, model_options: "ModelOptions") -> dict[str, Any]:
+        """The phase workflow's keywords: these options and the model's (a phase takes
+        token ids, so no --resolution or --kwargs-inputs)."""
+        options = model_options.api_kwargs()
+        for key, flag in (("resolution", "--resolution"), ("input_kwargs", "--kwargs-inputs")):
+            if options.pop(key, None) is not None:
+                raise UsageError(f"{flag} does not apply with --phase")
+        if self.phase != "generate" and self.generate is not None:
+            raise UsageError("--generate applies to --phase generate")
+        options.update(context=self.context, prompt=self.prompt)
+        if self.phase == "generate":
+            options.pop("context")
+            if self.context is not None or options.get("input_shape"):
+                raise UsageError("--phase generate takes --prompt and --generate, not "
+                                 "--context or --input")
+            options.pop("input_shape", None)
+            options["generate"] = self.generate
+        return options
+
+    def check_unused(self) -> None:
+        if self.phase is None and any(v is not None for v in (self.context, self.prompt,
+                                                                self.generate)):
+            raise UsageError("--context, --prompt and --generate apply with --phase")
+
+    def document(self, model: str, model_options: "ModelOptions", dtype: Optional[str]):
+        from costlab.workflows.llm import generate_cost, phase_cost
+
+        options = self.phase_kwargs(model_options)
+        if self.phase == "generate":
+            if self.prompt is None or self.generate is None:
+                raise UsageError("--phase generate needs --prompt and --generate")
+            return generate_cost(model, dtype=dtype, **options).document()
+        return phase_cost(model, self.phase, dtype=dtype, **options).document()
+
+
 def declared_option(group: type, name: str) -> Any:
     """The typer.Option a group declares for ``name``, for a command that takes that one
     option alone (with the group's flags and help)."""
@@ -410,7 +463,9 @@ def uses_options(**groups: type) -> Callable[[Callable], Callable]:
 
 ModelArg = typer.Argument(..., metavar="MODEL",
                           help="a registered name (`costlab list`), file.py:Class, "
-                               "package.module:factory, torchvision:NAME, timm:NAME or FILE.pt2")
+                               "package.module:factory, torchvision:NAME, timm:NAME, "
+                               "hf:CONFIG (a config.json, its directory or a model type) or "
+                               "FILE.pt2")
 PlotOpt = typer.Option(None, "--plot", help="also draw a figure to FILE.png, .svg or .pdf")
 
 
@@ -480,7 +535,7 @@ def list_models(out: OutputOptions) -> None:
 @app.command(cls=PlainCommand)
 @_guarded
 @uses_options(model_options=ModelOptions, count=CountOptions, step=StepOptions,
-              out=OutputOptions)
+              out=OutputOptions, llm=PhaseOptions)
 def analyze(
     model: str = ModelArg,
     depth: int = typer.Option(2, "--depth", "-d", help="module rows down to this depth"),
@@ -491,10 +546,11 @@ def analyze(
     check: Optional[str] = typer.Option(None, "--check",
                                         help="cross-check with another counter: fvcore"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
-    step: StepOptions, out: OutputOptions,
+    step: StepOptions, out: OutputOptions, llm: PhaseOptions,
 ) -> None:
     """Per-module and per-layer costs of one model (with --mode train, of one training
-    step: forward, backward and optimizer step, and its memory)."""
+    step: forward, backward and optimizer step, and its memory; with --phase, of an LLM's
+    phase)."""
     from costlab.report.export import analysis_document
     from costlab.report.figures import analysis_figure
     from costlab.workflows.analyze import analyze as run_analysis
@@ -505,6 +561,12 @@ def analyze(
     if check not in (None, "fvcore"):
         raise UsageError(f"unknown --check {check!r}; the one available is fvcore")
     out = out.checked(plot=plot)
+    llm.check_unused()
+    if llm.phase is not None:
+        if plot or check or count.device != "meta" or step.mode == "train":
+            raise UsageError("--phase is traced on meta, without --plot, --check or "
+                             "--mode train")
+        return _emit(llm.document(model, model_options, count.dtype), out.fmt, out.output)
     options = {**model_options.api_kwargs(), **count.api_kwargs(), **step.api_kwargs()}
     if check is not None and step.mode == "train":
         raise UsageError("--check compares forward counts: drop --mode train")
@@ -553,10 +615,14 @@ def bench(
         None, "--remote-costlab", metavar="PATH",
         help="with --device ssh://: how to start costlab on the board, e.g. "
              "~/venv/bin/costlab (default: COSTLAB_REMOTE_COMMAND, else costlab)"),
+    hardware: Optional[str] = typer.Option(
+        None, "--hardware", "-H", help="a profile (nvidia_a100, ...): also MFU and bandwidth "
+                                        "use against its peaks"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, timing: TimingOptions,
     out: OutputOptions,
 ) -> None:
-    """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory."""
+    """Measure a model's latency: median with its 95% CI, spread, throughput, peak memory,
+    and the FLOP/s and bytes/s achieved (MFU and MBU with --hardware or a known GPU)."""
     from costlab.bench.protocol import BenchRequest
     from costlab.bench.remote import bench_over_ssh, is_ssh_device
     from costlab.bench.runner import bench as run_bench
@@ -566,6 +632,10 @@ def bench(
 
     _check_plot(plot)
     out = out.checked(plot=plot)
+    if hardware is not None:
+        from costlab.hardware import load_profile
+
+        load_profile(hardware)  # an unknown profile fails before the timing, not after
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
     options = model_options.api_kwargs()
     if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
@@ -580,7 +650,10 @@ def bench(
                                channels_last=channels_last, threads=timing.threads,
                                policy=policy, memory=memory, progress=progress,
                                rounds=timing.round_count())
-    _emit(bench_document([report]), out.fmt, out.output)
+    from costlab.workflows.utilization import bench_utilization
+
+    used = bench_utilization(model, options, report, hardware)
+    _emit(bench_document([report], [used]), out.fmt, out.output)
     _draw_plot(plot, bench_figure, [report])
 
 
@@ -728,7 +801,8 @@ def sweep(
 
 @app.command(cls=PlainCommand)
 @_guarded
-@uses_options(model_options=ModelOptions, step=StepOptions, out=OutputOptions)
+@uses_options(model_options=ModelOptions, step=StepOptions, out=OutputOptions,
+              llm=PhaseOptions)
 def estimate(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
@@ -741,10 +815,11 @@ def estimate(
     top: int = typer.Option(10, "--top", help="ops shown, by estimated time (0: all, in order)"),
     device: str = declared_option(CountOptions, "device"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, step: StepOptions,
-    out: OutputOptions,
+    out: OutputOptions, llm: PhaseOptions,
 ) -> None:
     """Roofline estimate of latency on a hardware profile: which ops are compute-,
-    memory- or overhead-bound. An estimate, not a measurement."""
+    memory- or overhead-bound (with --phase, an LLM phase's tokens/s). An estimate, not a
+    measurement."""
     from costlab.analysis.roofline import estimate as roofline_estimate
     from costlab.hardware import STORAGE_DTYPE, load_profile
     from costlab.report.figures import estimate_figure
@@ -758,6 +833,15 @@ def estimate(
     profile.peak_flops(dtype)  # fails now if the profile has no peak for it
     _check_plot(plot)
     out = out.checked(plot=plot)
+    llm.check_unused()
+    if llm.phase is not None:
+        from costlab.workflows.llm import estimate_phase
+
+        if plot or device != "meta" or step.mode == "train":
+            raise UsageError("--phase is traced on meta, without --plot or --mode train")
+        result = estimate_phase(model, llm.phase, hardware, dtype,
+                                **llm.phase_kwargs(model_options))
+        return _emit(result.document(), out.fmt, out.output)
     training = step.api_kwargs()
     # a training step's bytes follow its --precision; an inference's the peak's dtype
     storage = {} if training else {"dtype": STORAGE_DTYPE[dtype]}

@@ -537,3 +537,4 @@ __all__ = [
 # ones above (registry.py imports neither, so there is no cycle).
 from costlab.analysis import formulas_recurrent  # noqa: E402,F401
 from costlab.analysis import formulas_backward  # noqa: E402,F401
+from costlab.analysis import formulas_moe  # noqa: E402,F401

@@ -8,7 +8,9 @@ A specifier names where a model comes from:
 - ``torchvision:resnet50`` and ``timm:mobilenetv3_large_100``: built without weights, and
   with a default input: timm's from the model's ``pretrained_cfg["input_size"]``,
   torchvision's classification models 1x3x224x224;
-- ``model.pt2``: a program saved by ``torch.export.save``.
+- ``model.pt2``: a program saved by ``torch.export.save``;
+- ``hf:PATH``, ``hf:org/name`` and ``hf:MODEL_TYPE``: a Hugging Face transformers model
+  built from its config, offline (build/huggingface.py).
 
 Constructors run under ``torch.device("meta")`` so no weights are allocated; one that fails
 there (it loads a checkpoint, say) is built on the CPU instead, with a note saying so.
@@ -48,6 +50,7 @@ class LoadedModel:
     example_inputs: tuple | None = None  # an exported program's own example inputs
     example_kwargs: dict | None = None
     input_size: tuple[int, ...] | None = None  # the default input without batch, if known
+    input_dtype: str = "float32"  # of the default input: int64 for token ids
 
     def default_input(self, batch: int = 1,
                       resolution: int | None = None) -> tuple[int, ...] | None:
@@ -197,6 +200,12 @@ def load(specifier: str, kwargs: dict[str, Any] | None = None,
          device: str = "meta") -> LoadedModel:
     """Build the model a specifier names (see the module docstring)."""
     kwargs = dict(kwargs or {})
+    if specifier.startswith("hf:"):  # before the split: a path may hold a colon
+        from costlab.build.huggingface import load_hf
+
+        built = load_hf(specifier[3:], kwargs, device)
+        return LoadedModel(built.module, built.name, device, built.notes,
+                           input_size=built.input_size, input_dtype=built.input_dtype)
     if specifier.endswith(".pt2"):
         if kwargs:
             raise UsageError("--kwargs do not apply to an exported program")
@@ -208,7 +217,8 @@ def load(specifier: str, kwargs: dict[str, Any] | None = None,
     source, _, attr = specifier.rpartition(":")
     if not source or not attr:
         raise UsageError(f"malformed model specifier {specifier!r}: expected file.py:Name, "
-                         "package.module:name, torchvision:NAME, timm:NAME or FILE.pt2")
+                         "package.module:name, torchvision:NAME, timm:NAME, hf:CONFIG or "
+                         "FILE.pt2")
     if source == "torchvision":
         return _torchvision(attr, kwargs, device)
     if source == "timm":

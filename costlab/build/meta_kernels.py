@@ -407,6 +407,27 @@ def _bmm(args, kwargs) -> Tensor | None:
     return _empty((a.shape[0], a.shape[1], b.shape[2]), a)
 
 
+def _grouped_mm(args, kwargs) -> Tensor | None:
+    """A grouped matmul, any float dtype: torch's meta function accepts only bf16 (the CUDA
+    kernel's), so an fp32 MoE model could not run on meta. (M, K) x (G, K, N) with offsets
+    gives (M, N); (G, M, K) x (G, K, N) gives (G, M, N)."""
+    a, b = args[0], args[1]
+    offs = op_arg(args, kwargs, 2, "offs")
+    bias = op_arg(args, kwargs, 3, "bias")
+    out_dtype = op_arg(args, kwargs, 4, "out_dtype")
+    if (not _is_meta_float(a) or not isinstance(b, Tensor) or not b.is_meta
+            or b.dtype != a.dtype or bias is not None or b.dim() != 3
+            or a.shape[-1] != b.shape[1]):
+        return None
+    if a.dim() == 2 and isinstance(offs, Tensor) and offs.shape == (b.shape[0],):
+        shape = (a.shape[0], b.shape[2])
+    elif a.dim() == 3 and offs is None and a.shape[0] == b.shape[0]:
+        shape = (a.shape[0], a.shape[1], b.shape[2])
+    else:
+        return None
+    return _empty(shape, a, out_dtype or a.dtype)
+
+
 def _cat(args, kwargs) -> Tensor | None:
     tensors = args[0]
     dim = op_arg(args, kwargs, 1, "dim", 0)
@@ -529,6 +550,7 @@ def _table() -> dict[Any, MetaKernel]:
     put(["mm.default"], _mm)
     put(["addmm.default"], _addmm)
     put(["bmm.default"], _bmm)
+    put(["_grouped_mm.default"], _grouped_mm)
     put(["cat.default"], _cat)
     put(["embedding.default"], _embedding)
     put(["arange.default", "arange.start", "arange.start_step"], _arange)

@@ -60,6 +60,7 @@ def _loaded_target(specifier: str, model_kwargs: dict | None, device: str, batch
     target = Target(module=loaded.module, name=loaded.name, device=loaded.device,
                     knobs=dict(model_kwargs or {}), notes=list(loaded.notes),
                     default_shape=loaded.default_input(batch, resolution),
+                    input_dtype=loaded.input_dtype,
                     example_inputs=loaded.example_inputs, example_kwargs=loaded.example_kwargs)
     if loaded.device == "meta":
         def rebuild() -> Target:
@@ -102,8 +103,8 @@ def make_inputs(target: Target, specs: list[InputSpec] | None, input_kwargs: dic
                          "or 1,128:int64 for token ids)")
     kwargs = {}
     for key, value in (input_kwargs or {}).items():
-        if isinstance(value, torch.Tensor):
-            kwargs[key] = value
+        if not isinstance(value, (str, list, tuple)):
+            kwargs[key] = value  # a tensor, or what forward takes as is (a KV cache, a flag)
         else:
             shape, dtype = parse_input(value)
             kwargs[key] = make_input(shape, dtype or "float32", target.device)

@@ -3,6 +3,11 @@ decoder, and the sequential recommenders GRU4Rec and SASRec.
 
 Attention is one ``F.scaled_dot_product_attention`` call between explicit q/k/v/output
 projections, so costlab counts it as one attention op (QK^T and AV, causal masks dense).
+
+The decoders (GPT-2, the Llama-shaped decoder, SASRec) take an optional ``KVCache``
+(``forward(ids, past_key_values=cache)``): each attention layer appends its new keys and
+values to the cache and attends over all of them, as generation does. ``new_cache`` makes
+one already holding some tokens, for costing a decode step at that context.
 """
 
 from __future__ import annotations
@@ -31,6 +36,68 @@ def check_divides(name: str, value: int, what: str, total: int) -> None:
         raise UsageError(f"{name}={value} must divide {what}={total}; allowed: {allowed}")
 
 
+class KVCache:
+    """Keys and values of every attention layer, each (batch, kv_heads, tokens, head_dim).
+
+    ``update`` appends a step's keys and values (one ``cat`` each, as transformers'
+    DynamicCache does) and returns everything cached for that layer."""
+
+    def __init__(self, layers: int):
+        self.keys: list[torch.Tensor | None] = [None] * layers
+        self.values: list[torch.Tensor | None] = [None] * layers
+
+    def length(self, layer: int = 0) -> int:
+        keys = self.keys[layer]
+        return 0 if keys is None else int(keys.shape[-2])
+
+    def update(self, layer: int, keys: torch.Tensor,
+               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys[layer] is not None:
+            keys = torch.cat((self.keys[layer], keys), dim=-2)
+            values = torch.cat((self.values[layer], values), dim=-2)
+        self.keys[layer], self.values[layer] = keys, values
+        return keys, values
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in (*self.keys, *self.values) if t is not None]
+
+
+class Decoder(nn.Module):
+    """A causal decoder whose attention layers can read and extend a ``KVCache``."""
+
+    max_positions: int  # the longest sequence its position tables hold
+
+    def attention_layers(self) -> list["SelfAttention"]:
+        return [m for m in self.modules() if isinstance(m, SelfAttention)]
+
+    def new_cache(self, batch: int = 1, tokens: int = 0, *, dtype: torch.dtype | None = None,
+                  device: str | torch.device = "meta") -> KVCache:
+        """A cache already holding ``tokens`` positions (empty tensors: only shapes count)."""
+        layers = self.attention_layers()
+        for index, layer in enumerate(layers):
+            layer.layer_index = index
+        cache = KVCache(len(layers))
+        if tokens:
+            dtype = dtype or next(self.parameters()).dtype
+            for index, layer in enumerate(layers):
+                shape = (batch, layer.kv_heads, tokens, layer.head_dim)
+                cache.update(index, torch.empty(shape, dtype=dtype, device=device),
+                             torch.empty(shape, dtype=dtype, device=device))
+        return cache
+
+    def run_blocks(self, x: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        if cache is None:
+            return self.blocks(x)
+        for block in self.blocks:
+            x = block(x, cache)
+        return x
+
+    def check_positions(self, past: int, length: int) -> None:
+        if past + length > self.max_positions:
+            raise UsageError(f"{type(self).__name__} holds {self.max_positions} positions; "
+                             f"{past} cached + {length} new is more")
+
+
 class Rotary(nn.Module):
     """Rotary position embedding (Su et al. 2021), rotate-half layout.
 
@@ -47,10 +114,11 @@ class Rotary(nn.Module):
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, heads, L, head_dim)
+    def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        # x: (batch, heads, L, head_dim) at positions offset .. offset + L - 1
         length, half = x.shape[-2], x.shape[-1] // 2
         rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * self.cos[:length] + rotated * self.sin[:length]
+        return x * self.cos[offset:offset + length] + rotated * self.sin[offset:offset + length]
 
 
 class SelfAttention(nn.Module):
@@ -59,6 +127,11 @@ class SelfAttention(nn.Module):
     ``kv_heads`` < ``heads`` is grouped-query attention: k and v have ``kv_heads`` heads and
     SDPA shares each among heads / kv_heads query heads (``enable_gqa``, no copies), so the
     attention op is counted per query head: batch x heads x L x L x 2 x head_dim MACs.
+
+    With a ``KVCache`` the new keys and values are appended to the layer's cache and the
+    queries attend over all S cached positions (batch x heads x L x S x 2 x head_dim MACs);
+    several new tokens after cached ones take an explicit causal mask (SDPA's own is
+    aligned to the top left).
     """
 
     def __init__(self, d_model: int, heads: int, *, kv_heads: int | None = None,
@@ -73,19 +146,29 @@ class SelfAttention(nn.Module):
         self.v = nn.Linear(d_model, self.kv_heads * self.head_dim, bias=bias)
         self.out = nn.Linear(heads * self.head_dim, d_model, bias=bias) if out_proj else None
         self.rotary = rotary
+        self.layer_index = 0  # its place in a decoder's KVCache (Decoder.new_cache sets it)
 
     def _split(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         batch, length, _ = x.shape
         return x.view(batch, length, heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         batch, length, _ = x.shape
+        past = cache.length(self.layer_index) if cache is not None else 0
         q = self._split(self.q(x), self.heads)
         k = self._split(self.k(x), self.kv_heads)
         v = self._split(self.v(x), self.kv_heads)
         if self.rotary is not None:
-            q, k = self.rotary(q), self.rotary(k)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
+            q, k = self.rotary(q, past), self.rotary(k, past)
+        mask, causal = None, self.causal
+        if cache is not None:
+            k, v = cache.update(self.layer_index, k, v)
+            if past and causal:
+                causal = False  # one new token sees every cached one
+                if length > 1:
+                    mask = torch.ones(length, past + length, dtype=torch.bool,
+                                      device=x.device).tril(past)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            enable_gqa=self.kv_heads != self.heads)
         y = y.transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
         return self.out(y) if self.out is not None else y
@@ -126,8 +209,9 @@ class PreNormBlock(nn.Module):
         self.norm2 = norm(d_model)
         self.ffn = ffn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attention(self.norm1(x))
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + (self.attention(h) if cache is None else self.attention(h, cache))
         return x + self.ffn(self.norm2(x))
 
 
@@ -219,9 +303,10 @@ def vit_b16(num_classes: int = 1000,
 GPT2_CONTEXT = 1024
 
 
-class GPT2(nn.Module):
+class GPT2(Decoder):
     def __init__(self, vocab: int, context: int, d_model: int, heads: int, layers: int):
         super().__init__()
+        self.max_positions = context
         self.token_embedding = nn.Embedding(vocab, d_model)
         self.pos_embedding = nn.Embedding(context, d_model)
         self.blocks = nn.Sequential(*[
@@ -230,9 +315,12 @@ class GPT2(nn.Module):
             for _ in range(layers)])
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (batch, L) token ids
-        x = self.token_embedding(ids) + self.pos_embedding.weight[:ids.shape[1]]
-        x = self.norm(self.blocks(x))
+    def forward(self, ids: torch.Tensor,
+                past_key_values: KVCache | None = None) -> torch.Tensor:  # (batch, L) ids
+        past = past_key_values.length() if past_key_values is not None else 0
+        self.check_positions(past, ids.shape[1])
+        x = self.token_embedding(ids) + self.pos_embedding.weight[past:past + ids.shape[1]]
+        x = self.norm(self.run_blocks(x, past_key_values))
         return F.linear(x, self.token_embedding.weight)  # LM head tied to the embedding
 
 
@@ -259,10 +347,11 @@ def gpt2_small(seq_len: int = GPT2_CONTEXT, layers: int = 12) -> GPT2:
 # --------------------------------------------------------------- Llama-2-70B
 
 
-class LlamaDecoder(nn.Module):
+class LlamaDecoder(Decoder):
     def __init__(self, vocab: int, d_model: int, heads: int, kv_heads: int, layers: int,
                  ffn: int, max_len: int):
         super().__init__()
+        self.max_positions = max_len  # the rotary tables' length
         self.token_embedding = nn.Embedding(vocab, d_model)
         head_dim = d_model // heads
         norm = partial(nn.RMSNorm, eps=1e-5)
@@ -275,8 +364,12 @@ class LlamaDecoder(nn.Module):
         self.norm = norm(d_model)
         self.lm_head = nn.Linear(d_model, vocab, bias=False)  # untied
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.norm(self.blocks(self.token_embedding(ids))))
+    def forward(self, ids: torch.Tensor,
+                past_key_values: KVCache | None = None) -> torch.Tensor:
+        if past_key_values is not None:
+            self.check_positions(past_key_values.length(), ids.shape[1])
+        x = self.run_blocks(self.token_embedding(ids), past_key_values)
+        return self.lm_head(self.norm(x))
 
 
 @register_model(
@@ -337,9 +430,10 @@ def gru4rec(items: int = 37483, embedding: int = 100, hidden: int = 100, layers:
     return GRU4Rec(items, embedding, hidden, layers)
 
 
-class SASRec(nn.Module):
+class SASRec(Decoder):
     def __init__(self, items: int, d: int, blocks: int, heads: int, seq_len: int):
         super().__init__()
+        self.max_positions = seq_len
         self.item_embedding = nn.Embedding(items, d)
         self.pos_embedding = nn.Embedding(seq_len, d)
         self.blocks = nn.Sequential(*[
@@ -348,9 +442,12 @@ class SASRec(nn.Module):
             for _ in range(blocks)])
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (batch, L) item ids
-        x = self.item_embedding(ids) + self.pos_embedding.weight[:ids.shape[1]]
-        x = self.norm(self.blocks(x))
+    def forward(self, ids: torch.Tensor,
+                past_key_values: KVCache | None = None) -> torch.Tensor:  # (batch, L) ids
+        past = past_key_values.length() if past_key_values is not None else 0
+        self.check_positions(past, ids.shape[1])
+        x = self.item_embedding(ids) + self.pos_embedding.weight[past:past + ids.shape[1]]
+        x = self.norm(self.run_blocks(x, past_key_values))
         # tied output: r = F N^T with N the item embedding (Section III-D)
         return torch.matmul(x, self.item_embedding.weight.t())
 
@@ -380,4 +477,5 @@ def sasrec(items: int = 57289, d: int = 50, blocks: int = 2, heads: int = 1,
     return SASRec(items, d, blocks, heads, seq_len)
 
 
-__all__ = ["FeedForward", "PreNormBlock", "Rotary", "SelfAttention", "SwiGLU", "divisors"]
+__all__ = ["Decoder", "FeedForward", "KVCache", "PreNormBlock", "Rotary", "SelfAttention",
+           "SwiGLU", "divisors"]

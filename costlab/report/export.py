@@ -303,6 +303,8 @@ def comparison_document(comparison: "ModelComparison") -> Document:
     blocks.append(caption(conventions.caption()))
     if latency is not None:
         blocks += latency_comparison_blocks(latency)
+    if getattr(comparison, "utilization", None):
+        blocks.append(note(*[u.line() for u in comparison.utilization]))
     return Document(title=names, kind="comparison", blocks=blocks,
                     payload=comparison_payload(comparison, frame),
                     data=Table.from_frame(frame))

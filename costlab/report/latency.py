@@ -129,8 +129,11 @@ def _bench_table(reports: Sequence["BenchReport"]) -> Table:
                             unit="MB")])
 
 
-def bench_document(reports: Sequence["BenchReport"]) -> Document:
-    """Measured latency of one or more models, with the environment it was measured in."""
+def bench_document(reports: Sequence["BenchReport"],
+                   utilization: Sequence[Any] | None = None) -> Document:
+    """Measured latency of one or more models, with the environment it was measured in;
+    with ``utilization`` (bench.utilization, one per report), the achieved FLOP/s and
+    bytes/s from the static count, and MFU/MBU where a profile's peaks are known."""
     from costlab.report.payload import payload_header
 
     env = reports[0].environment
@@ -138,9 +141,17 @@ def bench_document(reports: Sequence["BenchReport"]) -> Document:
     payload = payload_header("bench")
     payload["reports"] = [r.to_dict() for r in reports]  # every sample included
     payload["note"] = conventions.LATENCY
-    data = Table.from_frame(bench_frame(reports), views=ONLY_TEXT)
+    frame = bench_frame(reports)
+    if utilization:
+        payload["utilization"] = [u.to_dict() for u in utilization]
+        frame = frame.assign(
+            achieved_gflops_per_s=[u.achieved_flops / 1e9 for u in utilization],
+            achieved_gb_per_s=[u.achieved_bytes / 1e9 for u in utilization],
+            mfu=[u.mfu for u in utilization], mbu=[u.mbu for u in utilization])
+    data = Table.from_frame(frame, views=ONLY_TEXT)
     blocks: list[Block] = [
         Heading(text=title, views=ONLY_TEXT), data, _bench_table(reports),
+        *([note(*[u.line() for u in utilization])] if utilization else []),
         bullets(_notes(reports), views=ONLY_TEXT), note(*_notes(reports), views=ONLY_SCREEN),
         note("Environment:", views=ONLY_TEXT), bullets(env.lines(), views=ONLY_TEXT),
         caption(*env.lines(), views=ONLY_SCREEN),

@@ -129,7 +129,20 @@ def comparison_rows(comparison: "ModelComparison") -> list[dict[str, Any]]:
 
         for i, row in enumerate(rows):
             row.update(latency_cells(comparison.latency, i))
+            row.update(utilization_cells(getattr(comparison, "utilization", None), i))
     return rows
+
+
+UTILIZATION_COLUMNS = ["achieved_gflops_per_s", "achieved_gb_per_s", "mfu", "mbu"]
+
+
+def utilization_cells(utilization, index: int) -> dict:
+    """Achieved rates of one timed model (bench.utilization), MFU/MBU where peaks are known."""
+    if not utilization:
+        return {}
+    u = utilization[index]
+    return {"achieved_gflops_per_s": u.achieved_flops / 1e9,
+            "achieved_gb_per_s": u.achieved_bytes / 1e9, "mfu": u.mfu, "mbu": u.mbu}
 
 
 def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
@@ -140,6 +153,8 @@ def comparison_frame(comparison: "ModelComparison") -> "pd.DataFrame":
     columns = COMPARISON_COLUMNS + (LATENCY_COLUMNS if comparison.latency is not None else [])
     if any(c.training for c in comparison.costs):
         columns = columns + ["backward_forward_macs", "step_peak_mb"]
+    if getattr(comparison, "utilization", None):
+        columns = columns + UTILIZATION_COLUMNS
     return pd.DataFrame(comparison_rows(comparison), columns=columns)
 
 

@@ -19,6 +19,8 @@ class ModelComparison(Displayed):
     costs: list[ModelCost]
     published: list[PublishedEntry | None]
     latency: Any = None  # a bench.runner.LatencyComparison when latency was measured
+    # per model, achieved FLOP/s and bytes/s (bench.utilization), with latency
+    utilization: Any = None
 
     def ratios(self) -> list[dict[str, float | None]]:
         """Each model's MACs, FLOPs, params and bytes as a multiple of the first model's."""
@@ -90,4 +92,7 @@ def compare(models: Sequence[Any], *, latency: bool = False,
                          if k not in ("device", "dtype", "formulas")}
         timing = {"rounds": DEFAULT_ROUNDS, **(latency_options or {})}
         comparison.latency = bench_models(models, model_options, **timing)
+        from costlab.workflows.utilization import comparison_utilization
+
+        comparison.utilization = comparison_utilization(comparison)
     return comparison

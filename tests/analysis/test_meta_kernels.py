@@ -355,3 +355,18 @@ def test_tracer_uses_kernels_only_on_meta():
     assert TraceState(model, None, on_meta=True).op_info(aten.relu.default)[3] is not None
     assert TraceState(model, None, on_meta=False).op_info(aten.relu.default)[3] is None
     assert meta_kernels.meta_kernel(aten.view.default) is None
+
+
+def test_grouped_mm_matches_torch_in_bf16_and_runs_in_fp32():
+    bf16 = torch.bfloat16
+    offs = meta(4, dtype=torch.int32)
+    assert check(aten._grouped_mm.default, meta(10, 16, dtype=bf16), meta(4, 16, 8, dtype=bf16),
+                 offs)
+    assert check(aten._grouped_mm.default, meta(4, 5, 16, dtype=bf16),
+                 meta(4, 16, 8, dtype=bf16))
+    # torch's meta function takes bf16 only (the CUDA kernel's); an fp32 MoE runs on meta too
+    out = META_KERNELS[aten._grouped_mm.default]((meta(10, 16), meta(4, 16, 8), offs), {})
+    assert out.shape == (10, 8) and out.dtype == torch.float32
+    # a mismatched contraction is left to torch to reject
+    assert META_KERNELS[aten._grouped_mm.default]((meta(10, 15), meta(4, 16, 8), offs), {}) \
+        is None
