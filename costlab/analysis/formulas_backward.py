@@ -225,7 +225,17 @@ register_pointwise(["native_dropout_backward"], 2, OpCategory.ELEMENTWISE,
 # ----------------------------------------------------------------------- losses
 
 
-@register("nll_loss_backward", "one write per target (the gradient is -w/n at the target class, "
+@register(["nll_loss_forward", "nll_loss2d_forward"],
+          "2 FLOPs per target (the weighted pick of its class's log-probability, the sum); "
+          "reads the targets and the picked values")
+def _nll_loss(args, kwargs, out) -> OpCost:
+    target = args[1]
+    n = numel(target.shape)
+    return OpCost(macs=0, flops=2 * n, category=OpCategory.REDUCTION,
+                  reads=((n, args[0].dtype), (n, target.dtype)))
+
+
+@register(["nll_loss_backward", "nll_loss2d_backward"], "one write per target (the gradient is -w/n at the target class, "
                                "zero elsewhere); writes the input-sized gradient")
 def _nll_loss_backward(args, kwargs, out) -> OpCost:
     target = args[2]
@@ -234,6 +244,11 @@ def _nll_loss_backward(args, kwargs, out) -> OpCost:
 
 register_pointwise(["mse_loss_backward"], 3, OpCategory.ELEMENTWISE,
                    "3 FLOPs per element (2*(x - y)*g/n)")
+
+
+@register("mse_loss", "3 FLOPs per input element (subtract, square, sum)")
+def _mse_loss(args, kwargs, out) -> OpCost:
+    return OpCost(macs=0, flops=3 * numel(args[0].shape), category=OpCategory.REDUCTION)
 
 
 # ----------------------------------------------------------------------- attention

@@ -146,7 +146,10 @@ def _check_loss(value: Any, trainable: list[torch.Tensor]) -> None:
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ForwardError(f"the loss must be a scalar tensor, got {shape}")
-    if trainable and not value.requires_grad:
+    if not trainable:
+        raise ForwardError("no parameter requires grad: nothing to train (unfreeze some, "
+                           "or analyze the inference forward)")
+    if not value.requires_grad:
         raise ForwardError("the loss does not depend on any parameter that requires grad: "
                            "nothing to train")
 
