@@ -383,6 +383,84 @@ def guidelines_zoo(context: ReportContext) -> PaperReport:
                        frame, sections, False)
 
 
+# ------------------------------------------------------------- 7. the training step
+
+TRAINING_DECODERS = ("gpt2_small", "llama_70b", "sasrec")
+TRAINING_BATCH = {"cnn": 32, "decoder": 8}  # a typical training batch of each kind
+TRAINING_OPTIMIZER = "adam"
+
+
+def training_cost(context: ReportContext) -> PaperReport:
+    """A training step of the zoo's CNNs and decoders: forward, backward and step MACs, the
+    backward/forward ratio, and what the step holds in memory, at batch 1 and a training
+    batch (Adam, fp32)."""
+    import pandas as pd
+
+    from costlab.models import registry
+    from costlab.workflows.analyze import analyze
+
+    reg = registry()
+    names = [(n, "cnn") for n in reg.names() if reg.get(n).family in CNN_FAMILIES]
+    names += [(n, "decoder") for n in TRAINING_DECODERS]
+    rows = []
+    for name, kind in names:
+        for batch in (1, TRAINING_BATCH[kind]):
+            cost = analyze(name, batch=batch, mode="train", optimizer=TRAINING_OPTIMIZER)
+            memory = cost.training_memory
+            forward, backward = cost.phase("forward"), cost.phase("backward")
+            rows.append({
+                "model": name, "kind": kind, "batch": batch,
+                "input": totals_m(cost)["input"],
+                "forward_macs_m": forward.macs / MILLION,
+                "backward_macs_m": backward.macs / MILLION,
+                "step_macs_m": cost.total.macs / MILLION,
+                "backward_forward_macs": cost.backward_forward_macs,
+                "step_flops_m": cost.total.flops / MILLION,
+                "optimizer_flops_m": cost.phase("optimizer").flops / MILLION,
+                "weights_mb": memory.weights_bytes / MILLION,
+                "gradients_mb": memory.gradients_bytes / MILLION,
+                "optimizer_state_mb": memory.optimizer_state_bytes / MILLION,
+                "saved_activations_mb": memory.activation_bytes / MILLION,
+                "peak_mb": memory.peak_bytes / MILLION, "peak_phase": memory.peak_phase,
+                "partial": cost.total.partial,
+            })
+    frame = pd.DataFrame(rows)
+
+    def table(subset: "pd.DataFrame") -> str:
+        return markdown_table(pd.DataFrame([{
+            "model": r.model, "batch": r.batch, "fwd MACs (M)": f"{r.forward_macs_m:,.1f}",
+            "bwd MACs (M)": f"{r.backward_macs_m:,.1f}",
+            "step MACs (M)": f"{r.step_macs_m:,.1f}",
+            "bwd/fwd": f"{r.backward_forward_macs:.3f}",
+            "weights (MB)": f"{r.weights_mb:,.1f}", "grads (MB)": f"{r.gradients_mb:,.1f}",
+            "Adam state (MB)": f"{r.optimizer_state_mb:,.1f}",
+            "saved act. (MB)": f"{r.saved_activations_mb:,.1f}",
+            "peak (MB)": f"{r.peak_mb:,.1f}", "peak in": r.peak_phase}
+            for r in subset.itertuples(index=False)]))
+
+    one = frame[frame.batch == 1]
+    lowest = one.loc[one.backward_forward_macs.idxmin()]
+    sections = [
+        "One training step of every CNN of the zoo and of its decoders, traced on meta by "
+        f"`costlab analyze MODEL --mode train --optimizer {TRAINING_OPTIMIZER} --batch B`: "
+        "the forward in train mode, the loss (the sum of the outputs), the backward through "
+        "autograd (weight gradients for every parameter, none for the input), the Adam "
+        "step. MACs as everywhere (conv, linear, matmul, attention); the fused attention "
+        "backward recomputes the scores. Memory in MB (10^6 bytes), fp32.", "",
+        "The backward takes twice the forward's MACs only where every layer needs both "
+        "gradients: the first conv needs no input gradient (the image needs none), so a "
+        "CNN whose first layer is a large share of its MACs is below 2 "
+        f"(lowest here: {lowest.model}, {lowest.backward_forward_macs:.3f}); a decoder's "
+        "fused attention backward recomputes QK^T, which takes it above 2.", "",
+        "## CNNs", "", table(frame[frame.kind == "cnn"]), "",
+        "## Decoders", "", table(frame[frame.kind == "decoder"]), "",
+        "Peak: weights + optimizer state + the largest total of saved activations, "
+        "temporaries and gradients alive at once (`reports/training_memory.md` checks it "
+        "against torch's memory profiler)."]
+    return PaperReport("training_cost", "A training step of the zoo: backward, optimizer, "
+                       "memory", frame, sections, False)
+
+
 # -------------------------------------------------------------------------- running
 
 REPORTS: dict[str, Callable[[ReportContext], PaperReport]] = {
@@ -392,6 +470,7 @@ REPORTS: dict[str, Callable[[ReportContext], PaperReport]] = {
     "mobilenet_v2_memory": mobilenet_v2_memory,
     "inception_v3_factorization": inception_v3_factorization,
     "guidelines_zoo": guidelines_zoo,
+    "training_cost": training_cost,
 }
 
 
