@@ -172,7 +172,7 @@ def report(rows: list[dict], command: str) -> str:
         "MB above the static one.",
         "- On meta, a training step's attention runs CPU's fused flash kernel, which "
         "saves q, k, v, the output and the log-sum-exp, as the real CPU step does.",
-        "- Speed: the static count took "
+        "- Speed (the first model pays the process's one-time setup): the static count took "
         + ", ".join(f"{r['static_s']:.1f} s ({r['model']})" for r in rows)
         + "; the profiled real steps "
         + ", ".join(f"{r['measured_s']:.0f} s" for r in rows) + ".",
