@@ -233,15 +233,17 @@ def test_help_does_not_import_torch():
 def test_sweep_grid_is_mobilenet_tables_6_and_7():
     frame = pd.read_csv(io.StringIO(ok("sweep", "mobilenet_v1", "-w", "1,0.75,0.5,0.25",
                                        "-r", "224,192,160,128", "-f", "csv")))
-    assert len(frame) == 16 and list(frame.columns[:3]) == ["width", "resolution", "input"]
+    assert len(frame) == 16 and list(frame.columns[:4]) == ["point", "width", "resolution",
+                                                           "input"]
+    assert frame["point"].tolist() == list(range(16))  # the grid's order, width first
     cell = frame[(frame["width"] == 0.5) & (frame["resolution"] == 160)].iloc[0]
-    assert cell["macs_m"] == pytest.approx(76.5248) and cell["input"] == "1x3x160x160"
+    assert cell["macs"] == 76_524_800 and cell["input"] == "1x3x160x160"
     first = frame.iloc[0]
     assert first["published_macs_m"] == 569 and first["macs_vs_published_pct"] == pytest.approx(
         100 * (568.740352 - 569) / 569)
     assert frame["published_macs_m"].isna().sum() == 15
     # params depend on width only
-    assert frame.groupby("width")["params_m"].nunique().max() == 1
+    assert frame.groupby("width")["params"].nunique().max() == 1
 
 
 def test_sweep_markdown_and_table_show_grids():

@@ -353,6 +353,7 @@ def sweep_document(result, *, shown_rows: int | None = None) -> Document:
     columns = _sweep_screen_columns(result.axes)
     if not len(result.failed):
         columns = [c for c in columns if c.key != "error"]
+    screen = screen.astype(object).where(screen.notna(), None)  # pandas' NA as None
     blocks.append(Table(title=screen_title, views=ONLY_SCREEN, rows=screen.to_dict("records"),
                         columns=columns))
     blocks.append(caption(*_sweep_summary(result), conventions.caption()))
@@ -363,7 +364,19 @@ def sweep_document(result, *, shown_rows: int | None = None) -> Document:
     if result.pareto is not None:
         payload["pareto"] = [{"column": o.column, "maximize": o.maximize} for o in result.pareto]
     return Document(title=title, kind="sweep", blocks=blocks, payload=payload,
-                    data=Table.from_frame(frame))
+                    data=Table.from_frame(_exact_integers(frame)))
+
+
+def _exact_integers(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Integer columns with gaps (failed points) as their digits: a table's rows are dicts,
+    and pandas would read ints beside None back as floats (``2801664.0``)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if str(frame[column].dtype) == "Int64":
+            frame[column] = [None if v is None or v != v else str(int(v))
+                             for v in frame[column].astype(object).where(frame[column].notna(),
+                                                                          None)]
+    return frame
 
 
 # ---------------------------------------------------------------------- guidelines

@@ -49,8 +49,7 @@ class SweepResult(Displayed):
     @property
     def failed(self) -> Any:
         """The rows of the points that could not be costed."""
-        errors = self.frame["error"].fillna("").astype(str)
-        return self.frame[errors != ""]
+        return self.frame[self.frame["error"] != ""]
 
     def on_front(self) -> list[bool] | None:
         if self.pareto is None:
@@ -90,6 +89,16 @@ def column_kinds(space: SearchSpace) -> dict[str, str]:
              "published_top1_pct": "float", "macs_vs_published_pct": "float", "error": "str"}
     kinds.update({a.name: _kind(a.values) for a in space.axes})
     return kinds
+
+
+def typed_frame(frame: Any, kinds: dict[str, str]) -> Any:
+    """Counts as integers where a failed point leaves a gap (pandas' nullable Int64), not
+    floats; the error column as text, empty for a point that was costed."""
+    dtypes = {"int": "Int64", "bool": "boolean"}
+    frame = frame.astype({c: dtypes[k] for c, k in kinds.items()
+                          if k in dtypes and c in frame.columns})
+    frame["error"] = frame["error"].fillna("").astype(str)
+    return frame
 
 
 def _check_resumed(store: Any, space: SearchSpace) -> None:
@@ -150,6 +159,7 @@ def run_sweep(model: str, space: SearchSpace, *, factory: bool = False,
         frame = read_results(output)
     else:
         frame = pd.DataFrame(sorted(kept, key=lambda r: r["point"]), columns=columns)
+    frame = typed_frame(frame, column_kinds(space))
     return SweepResult(model=model, axes=space.names, frame=frame, sampled=space.sample is not None,
                        output=output, resumed=len(done), executor=executor.describe(),
                        elapsed_s=time.perf_counter() - began, pareto=pareto)
