@@ -511,9 +511,10 @@ def _emit_fvcore(model: str, cost, depth: int, out: OutputOptions,
 def bench(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
-    device: str = typer.Option("cpu", "--device",
-                               help="cpu, cuda, or ssh://user@host[:port] (a board with "
-                                    "costlab installed)"),
+    device: List[str] = typer.Option(["cpu"], "--device",
+                                     help="cpu, cuda, or ssh://user@host[:port] (a board with "
+                                          "costlab installed); repeat for several boards, "
+                                          "timed at once, each row tagged with its host"),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16"),
     channels_last: bool = typer.Option(False, "--channels-last",
                                        help="NHWC memory format for model and input"),
@@ -538,15 +539,25 @@ def bench(
     from costlab.report.figures import bench_figure
     from costlab.report.latency import bench_document
     from costlab.report.progress import progress_bar
+    from costlab.workflows.fleet import bench_boards, check_boards
 
     _check_plot(plot)
     out = out.checked(plot=plot)
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
     options = model_options.api_kwargs()
-    if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
+    boards = check_boards(device or ["cpu"])
+    device = boards[0]
+    if len(boards) > 1 or is_ssh_device(device):
+        # each board runs the same benchmark and sends back its report
         request = BenchRequest.for_bench(model, options, dtype=dtype,
                                          channels_last=channels_last, threads=timing.threads,
                                          policy=policy, memory=memory)
+        if len(boards) > 1:
+            reports = bench_boards(boards, request, rounds=timing.round_count(),
+                                   remote_command=remote_costlab)
+            _emit(bench_document(reports), out.fmt, out.output)
+            _draw_plot(plot, bench_figure, reports)
+            return
         report = bench_over_ssh(device, request, remote_command=remote_costlab,
                                 rounds=timing.round_count())
     else:
