@@ -26,8 +26,8 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
@@ -42,7 +42,6 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-@dataclass(frozen=True)
 class Noop:
     """A job whose tasks do nothing: what a task costs beyond its work."""
 
@@ -50,8 +49,7 @@ class Noop:
         return lambda task: task
 
 
-@dataclass
-class Run:
+class Run(NamedTuple):
     name: str
     points: int
     wall_s: float
