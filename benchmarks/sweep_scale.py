@@ -35,6 +35,7 @@ SPACE = ROOT / "benchmarks" / "spaces" / "mobilenet_v2_space.py"
 KNOBS = {"width": "0.35:1.4:0.05", "expansion": "2:6:1", "depth": "1:4:1", "kernel": "3,5,7"}
 INPUT = "1,3,224,224"
 NOOP_TASKS = 400
+DRIVER_ROWS = 200_000
 CANDIDATES, NODES = 1_000_000, 64
 
 
@@ -106,7 +107,23 @@ def ray_task_overhead(ray_cpus: int) -> float:
         ray.shutdown()
 
 
-def estimate_lines(per_point_s: float, overhead_s: float, batch: int) -> list[str]:
+def driver_cost_per_row(rows: int, batch: int, columns: list[str], example: dict) -> float:
+    """Seconds the driver spends per row appending batches to a streamed CSV (the part
+    files and the throttled rewrites), with rows like the sweep's."""
+    from costlab.report.results_file import ResultsFile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultsFile(str(Path(tmp) / "rows.csv"), columns, {})
+        store.start(resume=False)
+        began = time.perf_counter()
+        for first in range(0, rows, batch):
+            store.add([{**example, "point": p} for p in range(first, first + batch)])
+        store.finish()
+        return (time.perf_counter() - began) / rows
+
+
+def estimate_lines(per_point_s: float, overhead_s: float, batch: int,
+                   driver_s: float, driver_rows: int) -> list[str]:
     lines = [f"- measured: one worker costs a point in {per_point_s * 1e3:.1f} ms (the "
              "steady rate of `--jobs 1`); a Ray task costs "
              f"{overhead_s * 1e3:.2f} ms beyond its work (no-op tasks, 2 in flight per actor, "
@@ -120,17 +137,24 @@ def estimate_lines(per_point_s: float, overhead_s: float, batch: int) -> list[st
     lines += ["| cores per node | actors | points/s | time for 1,000,000 |",
               "|---:|---:|---:|---:|"]
     per_point = per_point_s + overhead_s / batch
+    ceiling = 1 / driver_s
     for cores in (2, 16, 32, 64):
         actors = NODES * cores
         rate = actors / per_point
-        total = CANDIDATES / rate
-        lines.append(f"| {cores} | {actors:,} | {rate:,.0f} | {total / 60:.1f} min |")
-    lines += ["", "This assumes the nodes' cores are as fast as this machine's, that the driver "
-              "keeps up (it receives and appends "
-              f"{NODES * 32 / per_point:,.0f} rows/s at 32 cores per node: CSV rows are "
-              "~150 bytes, and the file is rewritten at most every 2 s and never more often "
-              "than 10x the last rewrite took), and that no point is much slower than the "
-              "rest. The driver's own cost per row is not measured here."]
+        bound = " (the driver's limit)" if rate > ceiling else ""
+        total = CANDIDATES / min(rate, ceiling)
+        lines.append(f"| {cores} | {actors:,} | {min(rate, ceiling):,.0f}{bound} | "
+                     f"{total / 60:.1f} min |")
+    lines += ["", f"- the driver (the one process that receives the rows and streams them to the "
+              f"file) spends {driver_s * 1e6:.1f} us per row appending {driver_rows:,} rows "
+              f"like these in batches of {batch} to a CSV (part files plus the throttled "
+              f"rewrites; measured here): at most {ceiling:,.0f} rows/s. Where the table's "
+              "points/s exceed that, the driver is the limit, and 1,000,000 candidates take "
+              f"at least {CANDIDATES / ceiling / 60:.1f} min whatever the cluster's size "
+              "(larger batches do not help it: the cost is per row). It also holds every "
+              "row in memory (about 1 KB a row: a GB for a million).",
+              "", "This assumes the nodes' cores are as fast as this machine's, the network "
+              "adds little to a task of a batch, and no point is much slower than the rest."]
     return lines
 
 
@@ -158,6 +182,7 @@ def main() -> None:
         except ImportError:
             print("Ray is not installed: its row is skipped", file=sys.stderr)
     runs: list[Run] = []
+    sweep_rows: dict[tuple, list] = {}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for name, executor in executors:
@@ -165,6 +190,12 @@ def main() -> None:
             out = Path(tmp) / f"{len(runs)}.csv"
             runs.append(run_one(name, executor, space, out))
             files[name] = out.read_bytes()
+            if not sweep_rows:  # one real row, as the driver's benchmark appends
+                import csv
+
+                with out.open(newline="") as handle:
+                    reader = csv.reader(handle)
+                    sweep_rows[tuple(next(reader))] = next(reader)
             print(f"  {runs[-1].wall_s:.1f} s, {runs[-1].rate:.2f} points/s", file=sys.stderr)
         identical = all(f == files["in-process"] for f in files.values())
     overhead = ray_task_overhead(2) if have_ray else None
@@ -214,7 +245,9 @@ def main() -> None:
     if overhead is not None:
         per_point = 1 / one.steady_rate
         batch = batch_size(CANDIDATES, NODES * 32)
-        lines += estimate_lines(per_point, overhead, batch)
+        example = dict(zip(*next(iter(sweep_rows.items()))))
+        driver = driver_cost_per_row(DRIVER_ROWS, batch, list(example), example)
+        lines += estimate_lines(per_point, overhead, batch, driver, DRIVER_ROWS)
     else:
         lines.append("Ray is not installed here: no per-task overhead was measured.")
     REPORTS.mkdir(exist_ok=True)

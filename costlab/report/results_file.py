@@ -1,20 +1,20 @@
 """A results file written while the results come in: ``-o results.csv`` or ``.parquet``.
 
-Rows arrive in chunks (a worker's task). Each chunk is first made durable on its own: written
-to a temporary file in ``.NAME.parts/`` beside the results and renamed into place, so it is
-there whole or not at all. The results file itself is only ever replaced whole (``os.replace``
-of a complete temporary file, ``output_files.atomic_path``), with every row so far sorted by
-the key column, and then the chunks it now holds are removed. So at any instant the file is a
-complete, readable table (never a torn last line) and every finished chunk is either in it or
-in the parts directory: a ``kill -9`` loses only the rows not yet finished. Rewriting the
-whole file costs time as it grows, so it is rewritten at most every ``min_interval_s`` and
-never more often than ten times the last rewrite took (the rewrites then cost at most about a
-tenth of the run); the chunks in between are durable already. ``finish`` writes the final,
-sorted file and removes the parts directory.
+Rows arrive in chunks (a worker's task). Each chunk is first made durable on its own: one
+``write`` appending its rows, as JSON lines, to this run's journal in ``.NAME.parts/`` beside
+the results (a chunk cut short by a kill is a torn last line there, which reading skips:
+those rows were still in flight). The results file itself is only ever replaced whole
+(``os.replace`` of a complete temporary file, ``output_files.atomic_path``), with every row
+so far sorted by the key column, and then the journal starts again. So at any instant the
+file is a complete, readable table (never a torn last line) and every finished chunk is in it
+or in the journal: a ``kill -9`` loses only the rows not yet finished. Rewriting the whole
+file costs time as it grows, so it is rewritten at most every ``min_interval_s`` and never
+more often than ten times the last rewrite took (the rewrites then cost at most about a tenth
+of the run). ``finish`` writes the final, sorted file and removes the parts directory.
 
-Reading it back (``--resume``): the file's rows and any chunk left in the parts directory.
-A CSV's cells are kept as their text and written back verbatim, so a resumed run's final file
-is byte for byte the file of a run never interrupted. Parquet needs pyarrow (``costlab[ray]``).
+Reading it back (``--resume``): the file's rows and the journals' whole lines. A CSV's cells
+are kept as their text and written back verbatim, so a resumed run's final file is byte for
+byte the file of a run never interrupted. Parquet needs pyarrow (``costlab[ray]``).
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class ResultsFile:
         self.min_interval_s = min_interval_s
         self.parts = self.target.parent / f".{self.target.name}.parts"
         self.rows: dict[int, tuple] = {}  # key -> the row as stored (CSV: cell texts)
-        self._in_parts: list[Path] = []
-        self._chunks = 0
+        self._journal: int | None = None  # this run's journal, open for appending
+        self._leftovers: list[Path] = []  # journals of an earlier run, read by --resume
         self._last_write = 0.0
         self._write_cost = 0.0
 
@@ -111,7 +111,7 @@ class ResultsFile:
         an empty file, any leftover chunks removed."""
         if resume:
             self.rows = {self._key_of(r): r for r in [*self._read_file(), *self._read_parts()]}
-            self._in_parts = sorted(self.parts.glob("*.jsonl")) if self.parts.is_dir() else []
+            self._leftovers = sorted(self.parts.glob("*.jsonl")) if self.parts.is_dir() else []
         else:
             shutil.rmtree(self.parts, ignore_errors=True)
             self.rows = {}
@@ -152,9 +152,13 @@ class ResultsFile:
             return []
         rows = []
         for part in sorted(self.parts.glob("*.jsonl")):
-            for line in part.read_text(encoding="utf-8").splitlines():
-                if line.strip():
+            text = part.read_text(encoding="utf-8", errors="replace")
+            whole = text[:text.rfind("\n") + 1]  # a torn last line was still in flight
+            for line in whole.splitlines():
+                try:
                     rows.append(self._stored(json.loads(line)))
+                except ValueError:
+                    continue
         return rows
 
     # ------------------------------------------------------------------ rows
@@ -164,10 +168,13 @@ class ResultsFile:
         if not rows:
             return
         self.parts.mkdir(exist_ok=True)
-        self._chunks += 1
-        part = self.parts / f"{os.getpid()}-{self._chunks:09d}.jsonl"
-        write_atomic(str(part), "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows))
-        self._in_parts.append(part)
+        if self._journal is None:
+            self._journal = os.open(self.parts / f"journal-{os.getpid()}.jsonl",
+                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # one write per chunk; a kill in the middle of it leaves a torn last line here,
+        # which reading skips (those rows were still in flight), never in the results
+        text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows)
+        os.write(self._journal, text.encode("utf-8"))
         for row in rows:
             stored = self._stored(row)
             self.rows[self._key_of(stored)] = stored
@@ -178,12 +185,17 @@ class ResultsFile:
     def finish(self) -> Path:
         """The final file: every row, sorted by the key; the parts directory removed."""
         self._rewrite()
+        self.close()
         shutil.rmtree(self.parts, ignore_errors=True)
         return self.target
 
+    def close(self) -> None:
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+
     def _rewrite(self) -> None:
         began = time.monotonic()
-        done = list(self._in_parts)
         ordered = [self.rows[k] for k in sorted(self.rows)]
         if self.format == "csv":
             buffer = io.StringIO()
@@ -193,9 +205,13 @@ class ResultsFile:
             write_atomic(self.output, buffer.getvalue())
         else:
             self._write_parquet(ordered)
-        for part in done:  # now in the file: the chunks can go
-            part.unlink(missing_ok=True)
-        self._in_parts = self._in_parts[len(done):]
+        # every row is in the file now: the journals can start again (a kill between the
+        # rename and this leaves rows in both, the same rows, read once)
+        if self._journal is not None:
+            os.ftruncate(self._journal, 0)
+        for old in self._leftovers:
+            old.unlink(missing_ok=True)
+        self._leftovers = []
         self._last_write = time.monotonic()
         self._write_cost = self._last_write - began
 

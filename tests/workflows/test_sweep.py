@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -204,7 +205,9 @@ def test_kill_and_resume_give_the_file_of_an_uninterrupted_run(tmp_path):
     header = whole.read_text().splitlines()[0]
     assert lines[0] == header
     assert all(line in whole.read_text().splitlines() for line in lines)
-    finished = len(lines) - 1 + sum(len(p.read_text().splitlines()) for p in parts.iterdir())
+    journaled = {json.loads(line)["point"] for p in parts.iterdir()
+                 for line in p.read_text().splitlines(keepends=True) if line.endswith("\n")}
+    finished = len({int(line.split(",")[0]) for line in lines[1:]} | journaled)
     assert 0 < finished < len(space)
     resumed = _sweep_cli([*KILL_ARGS, "-o", str(killed), "--resume"])
     _, stderr = resumed.communicate(timeout=120)
@@ -238,3 +241,20 @@ def test_parquet_streams_and_resumes(tmp_path):
     table = pd.read_parquet(out)
     assert table["macs"].dtype == "int64" and table["macs"].tolist() == first.frame[
         "macs"].tolist()
+
+
+def test_a_torn_journal_line_is_a_point_still_in_flight(tmp_path):
+    out = tmp_path / "r.csv"
+    columns = sweep_columns(["a"])
+    store = ResultsFile(str(out), columns, {}, min_interval_s=3600)
+    store.start(resume=False)
+    store.add([{"point": 0, "a": 1, **sweep_failure_columns("x")}])
+    store.add([{"point": 1, "a": 2, **sweep_failure_columns("y")}])
+    store.close()  # as a kill leaves it: the file holds no row yet, the journal two
+    journal = next((tmp_path / ".r.csv.parts").iterdir())
+    with journal.open("a") as handle:
+        handle.write('{"point": 2, "a": 3, "inp')  # cut short by the kill
+    assert out.read_text() == ",".join(columns) + "\n"
+    again = ResultsFile(str(out), columns, {})
+    assert sorted(again.start(resume=True)) == [0, 1]
+    assert again.value(1, "error") == "y"
