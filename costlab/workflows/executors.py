@@ -76,7 +76,19 @@ def _serve(job: Job, inbox: Any, outbox: Any) -> None:
     except BaseException as exc:  # the parent reports it; a traceback here says nothing more
         outbox.put(("failed", None, one_line(exc)))
         return
-    for number, task in iter(inbox.get, None):
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            item = inbox.get(timeout=POLL_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the sweep was killed (kill -9): no one is waiting for results
+            continue
+        if item is None:
+            return
+        number, task = item
         try:
             outbox.put(("done", number, work(task)))
         except BaseException as exc:
