@@ -254,7 +254,12 @@ def test_sweep_markdown_and_table_show_grids():
 
 
 @pytest.mark.parametrize("args", [[], ["-w", "1,,0.5"], ["-r", "224,abc"], ["-r", "0"],
-                                  ["-k", "depth=1,2"], ["-w", "0"]])
+                                  ["-k", "depth=1,2"], ["-w", "0"], ["-w", "1", "--resume"],
+                                  ["-w", "1:0.5:0.1"], ["-w", "1,0.5", "--pareto", "macs"],
+                                  ["-w", "1,0.5", "--pareto", "macs,nope"],
+                                  ["-w", "1,0.5", "--sample", "3"],
+                                  ["-w", "1", "--input", "1,3,32,32"],
+                                  ["-w", "1", "-o", "r.csv", "-f", "json"]])
 def test_sweep_bad_input(args):
     fails("sweep", "mobilenet_v1", *args, code=2)
 
