@@ -147,8 +147,8 @@ def estimate_lines(per_point_s: float, overhead_s: float, batch: int,
                      f"{total / 60:.1f} min |")
     lines += ["", f"- the driver (the one process that receives the rows and streams them to the "
               f"file) spends {driver_s * 1e6:.1f} us per row appending {driver_rows:,} rows "
-              f"like these in batches of {batch} to a CSV (part files plus the throttled "
-              f"rewrites; measured here): at most {ceiling:,.0f} rows/s. Where the table's "
+              f"like these in batches of {batch} to a CSV (the journal plus the throttled "
+              f"rewrites; measured here; receiving them from the workers not included): at most {ceiling:,.0f} rows/s. Where the table's "
               "points/s exceed that, the driver is the limit, and 1,000,000 candidates take "
               f"at least {CANDIDATES / ceiling / 60:.1f} min whatever the cluster's size "
               "(larger batches do not help it: the cost is per row). It also holds every "
@@ -195,7 +195,8 @@ def main() -> None:
 
                 with out.open(newline="") as handle:
                     reader = csv.reader(handle)
-                    sweep_rows[tuple(next(reader))] = next(reader)
+                    header = tuple(next(reader))
+                    sweep_rows[header] = next(reader)
             print(f"  {runs[-1].wall_s:.1f} s, {runs[-1].rate:.2f} points/s", file=sys.stderr)
         identical = all(f == files["in-process"] for f in files.values())
     overhead = ray_task_overhead(2) if have_ray else None
