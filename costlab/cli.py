@@ -598,9 +598,10 @@ def _emit_fvcore(model: str, cost, depth: int, out: OutputOptions,
 def bench(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="a registered name or a user model specifier"),
-    device: str = typer.Option("cpu", "--device",
-                               help="cpu, cuda, or ssh://user@host[:port] (a board with "
-                                    "costlab installed)"),
+    device: List[str] = typer.Option(["cpu"], "--device",
+                                     help="cpu, cuda, or ssh://user@host[:port] (a board with "
+                                          "costlab installed); repeat for several boards, "
+                                          "timed at once, each row tagged with its host"),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16"),
     channels_last: bool = typer.Option(False, "--channels-last",
                                        help="NHWC memory format for model and input"),
@@ -629,6 +630,7 @@ def bench(
     from costlab.report.figures import bench_figure
     from costlab.report.latency import bench_document
     from costlab.report.progress import progress_bar
+    from costlab.workflows.fleet import bench_boards, check_boards
 
     _check_plot(plot)
     out = out.checked(plot=plot)
@@ -638,10 +640,19 @@ def bench(
         load_profile(hardware)  # an unknown profile fails before the timing, not after
     policy = timing.policy(warmup_iters=warmup, warmup_s=warmup_time, min_iters=iters)
     options = model_options.api_kwargs()
-    if is_ssh_device(device):  # the board runs the same benchmark and sends back its report
+    boards = check_boards(device or ["cpu"])
+    device = boards[0]
+    if len(boards) > 1 or is_ssh_device(device):
+        # each board runs the same benchmark and sends back its report
         request = BenchRequest.for_bench(model, options, dtype=dtype,
                                          channels_last=channels_last, threads=timing.threads,
                                          policy=policy, memory=memory)
+        if len(boards) > 1:
+            reports = bench_boards(boards, request, rounds=timing.round_count(),
+                                   remote_command=remote_costlab)
+            _emit(bench_document(reports), out.fmt, out.output)
+            _draw_plot(plot, bench_figure, reports)
+            return
         report = bench_over_ssh(device, request, remote_command=remote_costlab,
                                 rounds=timing.round_count())
     else:
@@ -768,35 +779,121 @@ def guidelines(
     _emit(guidelines_document(result, shown, detail), out.fmt, out.output)
 
 
+# a sweep's terminal table shows this many rows at most; the file and -f csv have them all
+SWEEP_SCREEN_ROWS = 200
+
+
 @app.command(cls=PlainCommand)
 @_guarded
 @uses_options(count=CountOptions, step=StepOptions, out=OutputOptions)
 def sweep(
-    model: str = typer.Argument(..., metavar="MODEL", help="a registered model name"),
+    model: str = typer.Argument(..., metavar="MODEL",
+                                help="a registered model name, or a factory (space.py:build, "
+                                     "package.module:build) whose keyword arguments are the "
+                                     "knobs"),
     width: Optional[str] = typer.Option(None, "--width", "-w",
-                                        help="width multipliers, e.g. 1,0.75,0.5,0.25"),
+                                        help="width multipliers: a list 1,0.75,0.5 or a range "
+                                             "START:STOP:STEP, e.g. 0.35:1.4:0.05"),
     resolution: Optional[str] = typer.Option(None, "--resolution", "-r",
-                                             help="resolutions, e.g. 224,192,160,128"),
+                                             help="resolutions, e.g. 224,192,160,128 or "
+                                                  "128:224:32"),
     knob: Optional[List[str]] = typer.Option(None, "--knob", "-k",
-                                             help="any knob's values, NAME=V1,V2 (repeatable)"),
+                                             help="any knob's values, NAME=V1,V2 or "
+                                                  "NAME=START:STOP:STEP (repeatable)"),
+    sample: Optional[int] = typer.Option(None, "--sample",
+                                         help="cost N distinct random points of the grid "
+                                              "(reproducible with --seed)"),
+    seed: int = typer.Option(0, "--seed", help="the random seed of --sample"),
+    input_shape: Optional[List[str]] = declared_option(ModelOptions, "input_shape"),
     batch: int = declared_option(ModelOptions, "batch"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j",
+                                       help="worker processes (default: in this process up "
+                                            "to 48 points, else one per core available; 0: "
+                                            "in this process); with --ray, actors"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="run on Ray: local (start an instance here), "
+                                           "auto, or a cluster's address (costlab[ray])"),
+    resume: bool = typer.Option(False, "--resume",
+                                help="skip the points already in -o FILE.csv/.parquet"),
+    pareto: Optional[str] = typer.Option(None, "--pareto", metavar="COL,COL",
+                                         help="show the Pareto front over two columns, e.g. "
+                                              "macs,memory_access_bytes (add :max to "
+                                              "maximize)"),
     plot: Optional[str] = PlotOpt, *, count: CountOptions, step: StepOptions,
     out: OutputOptions,
 ) -> None:
-    """MACs and params over a grid of knob values and resolutions (MobileNet V1 Tables 6-7)."""
+    """MACs and params over a search space: a grid of knob values and resolutions
+    (MobileNet V1 Tables 6-7), ranges, random samples or a factory's arguments; here, on
+    local worker processes or on Ray, streamed to -o FILE.csv/.parquet and resumable."""
     from costlab.report.export import sweep_document
     from costlab.report.figures import sweep_figure
-    from costlab.workflows.sweep import sweep as run_sweep
+    from costlab.report.progress import count_bar
+    from costlab.report.results_file import streams_to
+    from costlab.workflows.executors import choose_executor
+    from costlab.workflows.sweep.pareto import parse_pareto
+    from costlab.report.tables import sweep_columns
+    from costlab.workflows.sweep.run import run_sweep
+    from costlab.workflows.sweep.space import factory_space, registered_space
 
     _check_plot(plot)
-    out = out.checked(plot=plot)
+    streamed = streams_to(out.output)
+    if streamed is None:
+        out = out.checked(plot=plot)
+    elif out.fmt is not None and out.fmt != streamed:
+        raise UsageError(f"{out.output} names {streamed} but --format is {out.fmt}: drop one, "
+                         "or make them agree")
+    if resume and streamed is None:
+        raise UsageError("--resume needs -o FILE.csv or FILE.parquet: the results to resume")
     grid = _knobs(None, knob)
     if width is not None:
         grid = {"width": width, **grid}
-    result = run_sweep(model, grid, resolution, batch=batch, **count.api_kwargs(),
-                       **step.api_kwargs())
-    _emit(sweep_document(result), out.fmt, out.output)
+    factory = _is_factory(model)
+    options = {"batch": batch, **count.api_kwargs(), **step.api_kwargs()}
+    if factory:
+        if resolution is not None:
+            raise UsageError("--resolution sweeps registered models; a factory's input is "
+                             "--input (or sweep a knob of its own)")
+        if not grid:
+            raise UsageError("sweep needs at least one --knob NAME=VALUES of the factory")
+        space = factory_space(grid, sample=sample, seed=seed)
+        if input_shape:
+            options["input_shape"] = list(input_shape)
+    else:
+        if input_shape:
+            raise UsageError("--input is for a factory (space.py:build); a registered model's "
+                             "input follows --resolution and --batch")
+        space = registered_space(model, grid, resolution, sample=sample, seed=seed)
+    objectives = parse_pareto(pareto, sweep_columns(space.names)) if pareto else None
+    executor = choose_executor(jobs=jobs, ray=ray, points=len(space))
+    shown = "table" if streamed else out.fmt
+    with count_bar(f"costing {model}", shown == "table") as progress:
+        result = run_sweep(model, space, factory=factory, options=options, executor=executor,
+                           output=out.output if streamed else None, resume=resume,
+                           pareto=objectives, progress=progress)
+    failed = len(result.failed)
+    if failed:
+        first = result.failed.iloc[0]
+        typer.echo(f"warning: {failed} of {len(result.frame)} points failed and are rows with "
+                   f"their error; point {first['point']}: {first['error']}", err=True)
+    if streamed:
+        typer.echo(f"{len(result.frame)} points written to {out.output}"
+                   + (f" ({result.resumed} were there already)" if result.resumed else ""),
+                   err=True)
+        if objectives is not None:
+            _emit(sweep_document(result, shown_rows=SWEEP_SCREEN_ROWS), "table", None)
+    else:
+        shown_rows = SWEEP_SCREEN_ROWS if out.fmt == "table" and not out.output else None
+        _emit(sweep_document(result, shown_rows=shown_rows), out.fmt, out.output)
     _draw_plot(plot, sweep_figure, result)
+    if failed == len(result.frame):
+        raise CostlabError(f"every point failed; point {first['point']}: {first['error']}")
+
+
+def _is_factory(model: str) -> bool:
+    from costlab.build.loaders import is_specifier
+    from costlab.models import registry
+
+    return is_specifier(model) and not registry().owns(model)
 
 
 @app.command(cls=PlainCommand)

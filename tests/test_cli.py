@@ -233,15 +233,17 @@ def test_help_does_not_import_torch():
 def test_sweep_grid_is_mobilenet_tables_6_and_7():
     frame = pd.read_csv(io.StringIO(ok("sweep", "mobilenet_v1", "-w", "1,0.75,0.5,0.25",
                                        "-r", "224,192,160,128", "-f", "csv")))
-    assert len(frame) == 16 and list(frame.columns[:3]) == ["width", "resolution", "input"]
+    assert len(frame) == 16 and list(frame.columns[:4]) == ["point", "width", "resolution",
+                                                           "input"]
+    assert frame["point"].tolist() == list(range(16))  # the grid's order, width first
     cell = frame[(frame["width"] == 0.5) & (frame["resolution"] == 160)].iloc[0]
-    assert cell["macs_m"] == pytest.approx(76.5248) and cell["input"] == "1x3x160x160"
+    assert cell["macs"] == 76_524_800 and cell["input"] == "1x3x160x160"
     first = frame.iloc[0]
     assert first["published_macs_m"] == 569 and first["macs_vs_published_pct"] == pytest.approx(
         100 * (568.740352 - 569) / 569)
     assert frame["published_macs_m"].isna().sum() == 15
     # params depend on width only
-    assert frame.groupby("width")["params_m"].nunique().max() == 1
+    assert frame.groupby("width")["params"].nunique().max() == 1
 
 
 def test_sweep_markdown_and_table_show_grids():
@@ -252,7 +254,12 @@ def test_sweep_markdown_and_table_show_grids():
 
 
 @pytest.mark.parametrize("args", [[], ["-w", "1,,0.5"], ["-r", "224,abc"], ["-r", "0"],
-                                  ["-k", "depth=1,2"], ["-w", "0"]])
+                                  ["-k", "depth=1,2"], ["-w", "0"], ["-w", "1", "--resume"],
+                                  ["-w", "1:0.5:0.1"], ["-w", "1,0.5", "--pareto", "macs"],
+                                  ["-w", "1,0.5", "--pareto", "macs,nope"],
+                                  ["-w", "1,0.5", "--sample", "3"],
+                                  ["-w", "1", "--input", "1,3,32,32"],
+                                  ["-w", "1", "-o", "r.csv", "-f", "json"]])
 def test_sweep_bad_input(args):
     fails("sweep", "mobilenet_v1", *args, code=2)
 

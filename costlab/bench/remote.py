@@ -353,6 +353,7 @@ def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | 
     report = reports[0] if rounds == 1 else merge_rounds(reports)
     if remote_model(request.model)[0] is not None:
         report.model = request.model  # the name of the file here, not of its copy
+    report.host = str(target)
     report.notes.append(f"measured on {target} (its CPU) over ssh"
                         + (f", {rounds} rounds, each a fresh process" if rounds > 1 else ""))
     return report

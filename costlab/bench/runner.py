@@ -60,6 +60,7 @@ class BenchReport:
     round_sizes: list[int] = field(default_factory=list)
     round_medians_ms: list[float] = field(default_factory=list)
     round_cv: float = 0.0  # coefficient of variation of the round medians
+    host: str = ""  # the board it ran on (ssh://user@host:port); empty for this machine
     schema_version: int = BENCH_REPORT_SCHEMA_VERSION
 
     def to_dict(self) -> dict:

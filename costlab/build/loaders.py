@@ -196,6 +196,28 @@ def _load_exported(path: Path) -> LoadedModel:
                        tuple(args) if args is not None else None, dict(kwargs or {}))
 
 
+def import_target(specifier: str) -> Any:
+    """The class or factory ``file.py:Name`` or ``package.module:name`` names, imported
+    now: for a sweep, which builds it at many settings and imports its code once."""
+    source, _, attr = specifier.rpartition(":")
+    if not source or not attr or source in ("torchvision", "timm") or \
+            specifier.endswith((".pt2", ".pt", ".pth")):
+        raise UsageError(f"malformed factory {specifier!r}: expected file.py:build or "
+                         "package.module:build")
+    target = _import_file(Path(source)) if source.endswith(".py") else _import_module(source)
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise UsageError(f"{source} has no attribute {attr!r}")
+        target = getattr(target, part)
+    return target
+
+
+def construct(target: Any, kwargs: dict[str, Any], label: str,
+              device: str = "meta") -> LoadedModel:
+    """``target(**kwargs)`` on ``device`` (meta first, then the CPU), as ``load`` builds."""
+    return _construct(target, dict(kwargs), label, device)
+
+
 def load(specifier: str, kwargs: dict[str, Any] | None = None,
          device: str = "meta") -> LoadedModel:
     """Build the model a specifier names (see the module docstring)."""

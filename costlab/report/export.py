@@ -354,12 +354,38 @@ def frame_document(frame: "pd.DataFrame", title: str, caption: str = "",
     return Document(title=title, kind=kind, blocks=[table], payload=payload, data=table)
 
 
-def sweep_document(result) -> Document:
-    """A sweep's costs per point, and with two axes each metric as a grid."""
-    frame = tables.sweep_frame(result)
-    blocks: list[Block] = [Heading(text=f"{result.model}: sweep over {' x '.join(result.axes)}",
-                                   views=ONLY_TEXT)]
-    for metric, label in (("macs_m", "MACs (M)"), ("params_m", "params (M)")):
+def _sweep_screen_columns(axes: list[str]) -> list[Column]:
+    return [Column(key="point", label="point", priority=3),
+            *[Column(key=a, label=a) for a in axes],
+            Column(key="input", label="input", priority=4),
+            scaled("macs", "MACs ({unit})"), scaled("flops", "FLOPs ({unit})", priority=2),
+            scaled("params", "params ({unit})"),
+            scaled("memory_access_bytes", "mem access ({unit})", "bytes", priority=1),
+            scaled("peak_activation_bytes", "peak act ({unit})", "bytes", priority=2),
+            scaled("published_macs_m", "pub MACs ({unit})", base=1e6, digits=0, priority=3),
+            number("macs_vs_published_pct", "MACs vs pub", lambda p: percent(nan_none(p)),
+                   unit="%", priority=3),
+            Column(key="error", label="error")]
+
+
+def _sweep_summary(result) -> list[str]:
+    total, failed = len(result.frame), len(result.failed)
+    lines = [f"{total} points ({failed} failed) {result.executor}"
+             + (f", {result.resumed} resumed from {result.output}" if result.resumed else "")
+             + (f", in {result.elapsed_s:.1f} s" if result.elapsed_s else "")]
+    if failed:
+        first = result.failed.iloc[0]
+        lines.append(f"first failure, point {first['point']}: {first['error']}")
+    return lines
+
+
+def sweep_document(result, *, shown_rows: int | None = None) -> Document:
+    """A sweep's costs per point; with two axes of a grid each metric as a grid; with
+    ``result.pareto`` the screen lists the front. ``shown_rows`` caps the screen's rows."""
+    frame = result.to_dataframe()
+    title = f"{result.model}: sweep over {' x '.join(result.axes)}"
+    blocks: list[Block] = [Heading(text=title, views=ONLY_TEXT)]
+    for metric, label in (("macs", "MACs (M)"), ("params", "params (M)")):
         grid = tables.sweep_grid(result, metric)
         if grid is not None:
             blocks += [note(f"{label}:", views=ONLY_TEXT),
@@ -367,21 +393,42 @@ def sweep_document(result) -> Document:
                                         title=f"{result.model}: {label}, {result.axes[0]} "
                                               f"down, {result.axes[1]} across")]
     blocks.append(Table.from_frame(frame, labels=MARKDOWN_LABELS, views=ONLY_TEXT))
-    blocks.append(Table(
-        title=f"{result.model}: sweep", views=ONLY_SCREEN, rows=frame.to_dict("records"),
-        columns=[*[Column(key=a, label=a) for a in result.axes],
-                 Column(key="input", label="input"),
-                 *_totals_columns(),
-                 scaled("published_macs_m", "pub MACs ({unit})", base=1e6, digits=0),
-                 number("macs_vs_published_pct", "MACs vs pub",
-                        lambda p: percent(nan_none(p)), unit="%")]))
-    blocks.append(caption(conventions.caption()))
+    screen, screen_title = frame, f"{result.model}: sweep"
+    if result.pareto is not None:
+        screen = frame[frame["pareto"]].sort_values(result.pareto[0].column,
+                                                    ascending=not result.pareto[0].maximize)
+        screen_title = (f"{result.model}: Pareto front, {len(screen)} of {len(frame)} points "
+                        f"({result.pareto[0]}, {result.pareto[1]})")
+    if shown_rows is not None and len(screen) > shown_rows:
+        screen_title += f" (the first {shown_rows} of {len(screen)} rows)"
+        screen = screen.head(shown_rows)
+    columns = _sweep_screen_columns(result.axes)
+    if not len(result.failed):
+        columns = [c for c in columns if c.key != "error"]
+    screen = screen.astype(object).where(screen.notna(), None)  # pandas' NA as None
+    blocks.append(Table(title=screen_title, views=ONLY_SCREEN, rows=screen.to_dict("records"),
+                        columns=columns))
+    blocks.append(caption(*_sweep_summary(result), conventions.caption()))
     payload = payload_header("sweep")
     payload["model"] = result.model
     payload["axes"] = result.axes
     payload["rows"] = records(frame)
-    return Document(title=f"{result.model}: sweep over {' x '.join(result.axes)}",
-                    kind="sweep", blocks=blocks, payload=payload, data=Table.from_frame(frame))
+    if result.pareto is not None:
+        payload["pareto"] = [{"column": o.column, "maximize": o.maximize} for o in result.pareto]
+    return Document(title=title, kind="sweep", blocks=blocks, payload=payload,
+                    data=Table.from_frame(_exact_integers(frame)))
+
+
+def _exact_integers(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Integer columns with gaps (failed points) as their digits: a table's rows are dicts,
+    and pandas would read ints beside None back as floats (``2801664.0``)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if str(frame[column].dtype) == "Int64":
+            frame[column] = [None if v is None or v != v else str(int(v))
+                             for v in frame[column].astype(object).where(frame[column].notna(),
+                                                                          None)]
+    return frame
 
 
 # ---------------------------------------------------------------------- guidelines

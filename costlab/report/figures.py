@@ -83,8 +83,21 @@ def bench_figure(reports, path: str) -> "pd.DataFrame":
 
 
 def sweep_figure(result: "SweepResult", path: str) -> "pd.DataFrame":
-    """MACs against the first swept axis, a line per setting of the others."""
-    return plots.plot_sweep(result.to_dataframe(), result.axes, path,
+    """With a Pareto front, every point over its two columns and the front drawn through
+    them; for a sample, MACs against params; else MACs against the first swept axis, a line
+    per setting of the others."""
+    frame = result.to_dataframe()
+    frame = frame[frame["error"] == ""].assign(macs_m=frame["macs"].astype(float) / 1e6)
+    if result.pareto is not None:
+        x, y = (o.column for o in result.pareto)
+        return plots.plot_front(frame, x, y, path,
+                                title=f"{result.model}: Pareto front of {len(frame)} points")
+    if result.sampled:
+        frame = frame.assign(params_m=frame["params"].astype(float) / 1e6)
+        frame["pareto"] = False
+        return plots.plot_front(frame, "params_m", "macs_m", path,
+                                title=f"{result.model}: {len(frame)} sampled points")
+    return plots.plot_sweep(frame, result.axes, path,
                             title=f"{result.model}: MACs over {' x '.join(result.axes)}")
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 BENCH_COLUMNS = ["model", "variant", "input", "device", "dtype", "threads", "median_ms",
                  "ci_low_ms", "ci_high_ms", "mean_ms", "std_ms", "min_ms", "p90_ms", "p99_ms",
                  "iqr_ms", "iqr_over_median", "throughput_per_s", "iterations", "measured_s",
-                 "first_call_ms", "peak_memory_mb", "model_memory_mb", "rounds", "round_cv"]
+                 "first_call_ms", "peak_memory_mb", "model_memory_mb", "rounds", "round_cv",
+                 "host"]
 
 
 def bench_rows(reports: Sequence["BenchReport"]) -> list[dict[str, Any]]:
@@ -36,7 +37,7 @@ def bench_rows(reports: Sequence["BenchReport"]) -> list[dict[str, Any]]:
             "first_call_ms": r.first_call_ms,
             "peak_memory_mb": r.peak_memory.peak_mb if r.peak_memory else None,
             "model_memory_mb": r.peak_memory.model_mb if r.peak_memory else None,
-            "rounds": r.rounds, "round_cv": r.round_cv,
+            "rounds": r.rounds, "round_cv": r.round_cv, "host": r.host,
         })
     return rows
 
@@ -107,6 +108,8 @@ def _bench_table(reports: Sequence["BenchReport"]) -> Table:
             for row in bench_rows(reports)]
     return Table(title="measured latency", caption=conventions.LATENCY, views=ONLY_SCREEN,
                  rows=rows, columns=[
+                     *([Column(key="host", label="host")] if any(r.host for r in reports)
+                       else []),
                      Column(key="model", label="model"), Column(key="input", label="input"),
                      Column(key="device_dtype", label="device"),
                      number("threads", "threads"),

@@ -263,6 +263,24 @@ def plot_sweep(frame: "pd.DataFrame", axes_names: Sequence[str], path: str,
     return frame[[*axes_names, metric]].copy()
 
 
+def plot_front(frame: "pd.DataFrame", x: str, y: str, path: str,
+               title: str = "Pareto front") -> "pd.DataFrame":
+    """Every point over columns ``x`` and ``y``, those of the ``pareto`` column joined as
+    the front."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 5))
+    data = frame[[x, y, "pareto"]].astype({x: float, y: float})
+    axes.scatter(data[x], data[y], s=10, alpha=0.5, color="tab:gray", label="points")
+    front = data[data["pareto"].astype(bool)].sort_values(x)
+    if len(front):
+        axes.plot(front[x], front[y], marker="o", color="tab:red", label="Pareto front")
+        axes.legend(fontsize=8)
+    axes.set(xlabel=x, ylabel=y, title=title)
+    axes.grid(True, alpha=0.3)
+    save_figure(figure, path)
+    return data
+
+
 __all__ = ["INSTALL_HINT", "PLOT_SUFFIXES", "check_plot_path", "pareto_front",
-           "plot_accuracy_vs_macs", "plot_latency_vs_macs", "plot_layer_costs",
+           "plot_accuracy_vs_macs", "plot_front", "plot_latency_vs_macs", "plot_layer_costs",
            "plot_roofline", "plot_sweep", "save_figure", "zoo_accuracy_frame"]

@@ -221,38 +221,51 @@ def analysis_frame(cost: "ModelCost", depth: int, layers: bool = True) -> "pd.Da
     return pd.DataFrame(rows, columns=columns)
 
 
-SWEEP_METRICS = ["macs_m", "flops_m", "params_m", "memory_access_mb", "peak_activation_mb",
-                 "published_macs_m", "published_params_m", "macs_vs_published_pct"]
+# a sweep's columns after the point's number and knob values: exact counts (a million
+# candidates are compared by them), the published row where one matches, and the error of a
+# point that could not be costed (empty otherwise)
+SWEEP_COSTS = ["input", "macs", "flops", "params", "memory_access_bytes",
+               "peak_activation_bytes", "partial", "published_macs_m", "published_params_m",
+               "published_top1_pct", "macs_vs_published_pct"]
+SWEEP_ERROR = "error"
 
 
-def sweep_rows(result) -> list[dict[str, Any]]:
-    rows = []
-    for point, cost in zip(result.points, result.costs):
-        t = cost.total
-        shape = cost.info.input_shapes[0]
-        pub = published_for(cost)
-        rows.append({
-            **point, **totals_m(cost), "input": shape_text(shape),
+def sweep_columns(axes: list[str]) -> list[str]:
+    return ["point", *axes, *SWEEP_COSTS, SWEEP_ERROR]
+
+
+def sweep_cost_columns(cost) -> dict[str, Any]:
+    """One point's costs, as its row of a sweep holds them."""
+    t = cost.total
+    pub = published_for(cost)
+    return {"input": shapes_text(cost.info.input_shapes), "macs": t.macs, "flops": t.flops,
+            "params": t.params, "memory_access_bytes": t.memory_access_bytes,
+            "peak_activation_bytes": t.peak_activation_bytes, "partial": bool(t.partial),
             "published_macs_m": pub.macs_millions if pub else None,
             "published_params_m": pub.params_millions if pub else None,
-            "macs_vs_published_pct": macs_vs_published(cost, pub),
-        })
-    return rows
+            "published_top1_pct": pub.top1_percent if pub else None,
+            "macs_vs_published_pct": macs_vs_published(cost, pub), SWEEP_ERROR: ""}
+
+
+def sweep_failure_columns(error: str) -> dict[str, Any]:
+    """The row of a point that could not be costed: no numbers, its one-line error."""
+    return {**{c: None for c in SWEEP_COSTS}, SWEEP_ERROR: error}
 
 
 def sweep_frame(result) -> "pd.DataFrame":
-    import pandas as pd
-
-    return pd.DataFrame(sweep_rows(result), columns=[*result.axes, "input", *SWEEP_METRICS])
+    return result.to_dataframe()
 
 
-def sweep_grid(result, metric: str = "macs_m") -> "pd.DataFrame | None":
-    """With two axes, ``metric`` as a grid: first axis down, second across (the layout of
-    MobileNet V1's Tables 6 and 7 side by side)."""
-    if len(result.axes) != 2:
+def sweep_grid(result, metric: str = "macs") -> "pd.DataFrame | None":
+    """With two axes of a full grid, ``metric`` in millions as a grid: first axis down,
+    second across (the layout of MobileNet V1's Tables 6 and 7 side by side)."""
+    if len(result.axes) != 2 or result.sampled:
         return None
     frame = sweep_frame(result)
     down, across = result.axes
+    if frame[down].nunique() * frame[across].nunique() > 400:
+        return None  # a grid too large to read; the rows say it all
+    frame = frame.assign(**{metric: frame[metric] / MILLION})
     grid = frame.pivot(index=down, columns=across, values=metric)
     grid = grid.loc[list(dict.fromkeys(frame[down])), list(dict.fromkeys(frame[across]))]
     grid.columns = [f"{across}={c}" for c in grid.columns]

@@ -1,0 +1,71 @@
+"""Several boards at once: ``bench --device ssh://a --device ssh://b``, one process per board.
+
+The boards are this machine behind a stand-in ``ssh`` (COSTLAB_SSH) that runs the remote
+command here and logs when each board's run began and ended, so the test sees the real
+``costlab serve-bench`` reply and whether the boards were timed at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from costlab.core.errors import UsageError
+from costlab.workflows.fleet import check_boards
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAKE_SSH = textwrap.dedent('''\
+    #!{python}
+    """ssh for the tests: skip the options, run the remote words here with sh."""
+    import subprocess, sys, time
+    args = sys.argv[1:]
+    while args[0] != "--":
+        args = args[2:] if args[0] == "-o" else args[1:]
+    host, words = args[1], args[2:]
+    with open("{log}", "a") as log:
+        log.write(f"{{host}} start {{time.time()}}\\n")
+    done = subprocess.run(["sh", "-c", " ".join(words)])
+    with open("{log}", "a") as log:
+        log.write(f"{{host}} end {{time.time()}}\\n")
+    sys.exit(done.returncode)
+''')
+
+
+def test_several_devices_must_all_be_boards():
+    with pytest.raises(UsageError, match="cpu is not one"):
+        check_boards(["ssh://a", "cpu"])
+    with pytest.raises(UsageError, match="given twice"):
+        check_boards(["ssh://a", "ssh://a"])
+    assert check_boards(["cpu"]) == ["cpu"]
+
+
+def test_boards_are_timed_at_once_and_rows_tagged_with_their_host(tmp_path):
+    log = tmp_path / "ssh.log"
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH.format(python=sys.executable, log=log))
+    ssh.chmod(0o755)
+    remote = shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "costlab"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTLAB_SSH": str(ssh),
+           "COSTLAB_REMOTE_COMMAND": remote}
+    done = subprocess.run([sys.executable, "-m", "costlab", "bench", "block:conv3x3",
+                           "--device", "ssh://pi@board-a", "--device", "ssh://pi@board-b:2222",
+                           "--quick", "--no-memory", "-f", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(done.stdout)["reports"]
+    assert [r["host"] for r in reports] == ["ssh://pi@board-a", "ssh://pi@board-b:2222"]
+    assert all(r["model"] == "block:conv3x3" and r["stats"]["median_ms"] > 0 for r in reports)
+    times: dict[str, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        host, event, when = line.split()
+        times.setdefault(host, {})[event] = float(when)
+    a, b = times["board-a"], times["board-b"]
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # the two runs overlapped
