@@ -58,7 +58,7 @@ def fresh_llama_step() -> tuple[float, float, str]:
         raise SystemExit(f"error: {' '.join(argv[2:])} failed: {done.stderr.strip()[-300:]}")
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the largest child's: this one is the only child
-    return wall, max(peak_kb, before) * 1024 / 1e9, " ".join(argv[2:])
+    return wall, max(peak_kb, before) * 1024 / 1e9, " ".join(argv[3:])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -447,15 +447,19 @@ def _fused_attention(args: tuple, kwargs: dict) -> Callable[..., Any] | None:
     """In a training step on meta, attention runs a fused kernel (CPU's flash attention),
     as on CPU and CUDA: it saves q, k, v, the output and the log-sum-exp for its backward,
     which recomputes the scores. Meta's own choice, the math path, would save the attention
-    weights instead and keep different tensors alive. None (the math path) where the fused
-    kernel does not apply: grouped-query heads, inputs that are not 4-D, dropout."""
+    weights instead and keep different tensors alive. Grouped-query heads run it too, as on
+    the CPU. None (the math path) where the fused kernel does not apply: inputs that are not
+    4-D, dropout, heads that do not divide."""
     if len(args) < 3 or any(not isinstance(t, torch.Tensor) or t.dim() != 4 for t in args[:3]):
         return None
     names = ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
     options = dict(zip(names, args[3:]))
     options.update({k: v for k, v in kwargs.items() if k in names})
     q, k, v = args[:3]
-    if options.get("dropout_p", 0.0) or q.shape[1] != k.shape[1] or k.shape[1] != v.shape[1]:
+    heads, kv_heads = q.shape[1], k.shape[1]
+    grouped = heads != kv_heads
+    if options.get("dropout_p", 0.0) or kv_heads != v.shape[1] or heads % kv_heads \
+            or (grouped and not options.get("enable_gqa", False)):
         return None
 
     def fused(*_args: Any, **_kwargs: Any) -> torch.Tensor:

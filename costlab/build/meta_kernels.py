@@ -519,10 +519,67 @@ def _overloads(names: Sequence[str]) -> list[Any]:
     return found
 
 
+# ------------------------------------------------------------------ backward
+
+def _dense_pair(grad: Any, other: Any) -> bool:
+    """Two meta tensors of one float dtype and shape, both row-major: what an element-wise
+    backward reads in the common case."""
+    return (_is_meta_float(grad) and isinstance(other, Tensor) and other.is_meta
+            and other.dtype == grad.dtype and tuple(other.shape) == tuple(grad.shape)
+            and is_row_major(grad) and is_row_major(other))
+
+
+def _activation_backward(args, kwargs) -> Tensor | None:
+    """``*_backward(grad_output, self or result, ...)``: a row-major gradient of its shape."""
+    grad = args[0]
+    return _empty(grad.shape, grad) if _dense_pair(grad, args[1]) else None
+
+
+def _softmax_backward(args, kwargs) -> Tensor | None:
+    """_softmax_backward_data / _log_softmax_backward_data (grad, output, dim, input_dtype)."""
+    grad = args[0]
+    if args[3] != grad.dtype:
+        return None
+    return _activation_backward(args, kwargs)
+
+
+def _batch_norm_backward(args, kwargs) -> tuple | None:
+    """native_batch_norm_backward (grad_out, input, weight, running_mean, running_var,
+    save_mean, save_invstd, train, eps, output_mask): on meta the input gradient is always
+    made; the weight's and bias's as the mask asks."""
+    grad, x, weight = args[0], args[1], args[2]
+    mask = op_arg(args, kwargs, 9, "output_mask", None)
+    if weight is None or mask is None or not _dense_pair(grad, x) or x.dim() < 2 \
+            or tuple(weight.shape) != (x.shape[1],):
+        return None
+    channels = (x.shape[1],)
+    return (_empty(x.shape, x), _empty(channels, weight) if mask[1] else None,
+            _empty(channels, weight) if mask[2] else None)
+
+
+def _layer_norm_backward(args, kwargs) -> tuple | None:
+    """native_layer_norm_backward (grad_out, input, normalized_shape, mean, rstd, weight,
+    bias, output_mask): each gradient as the mask asks."""
+    grad, x, shape = args[0], args[1], tuple(args[2])
+    weight, bias = args[5], args[6]
+    mask = args[7]
+    if not mask[0] or not _dense_pair(grad, x) or tuple(x.shape[-len(shape):]) != shape:
+        return None
+    for t, asked in ((weight, mask[1]), (bias, mask[2])):
+        if asked and (t is None or tuple(t.shape) != shape):
+            return None
+    return (_empty(x.shape, x), _empty(shape, weight) if mask[1] else None,
+            _empty(shape, bias) if mask[2] else None)
+
+
 _UNARY = ("relu", "hardtanh", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu", "tanh",
           "elu", "leaky_relu", "mish", "neg", "rsqrt", "sqrt", "exp", "abs", "reciprocal",
           "cos", "sin")
 _BINARY = ("add", "sub", "mul", "div")
+_ACTIVATION_BACKWARD = ("threshold_backward", "hardtanh_backward", "sigmoid_backward",
+                        "tanh_backward", "silu_backward", "gelu_backward",
+                        "hardswish_backward", "hardsigmoid_backward", "leaky_relu_backward",
+                        "elu_backward", "mish_backward", "softplus_backward")
 
 
 def _table() -> dict[Any, MetaKernel]:
@@ -554,6 +611,11 @@ def _table() -> dict[Any, MetaKernel]:
     put(["cat.default"], _cat)
     put(["embedding.default"], _embedding)
     put(["arange.default", "arange.start", "arange.start_step"], _arange)
+    put([f"{n}.default" for n in _ACTIVATION_BACKWARD], _activation_backward)
+    put(["_softmax_backward_data.default", "_log_softmax_backward_data.default"],
+        _softmax_backward)
+    put(["native_batch_norm_backward.default"], _batch_norm_backward)
+    put(["native_layer_norm_backward.default"], _layer_norm_backward)
     return table
 
 

@@ -124,6 +124,32 @@ def test_every_kernel_call_in_the_zoo_matches_torch(name, knobs):
     assert not mode.declined, mode.declined
 
 
+TRAIN_ZOO = [("resnet18", {}), ("mobilenet_v2", {}), ("mobilenet_v3_small", {}),
+             ("efficientnet_b0", {}), ("gpt2_small", {"layers": 1, "seq_len": 64}),
+             ("vit_b16", {})]
+
+
+@pytest.mark.parametrize("name,knobs", TRAIN_ZOO, ids=[n for n, _ in TRAIN_ZOO])
+def test_every_kernel_call_of_a_training_step_matches_torch(name, knobs):
+    """The backward's kernels (batch and layer norm, activations, softmax) too."""
+    spec = registry().get(name)
+    resolved = spec.resolve_knobs(knobs)
+    shape = spec.input_for(2, None, resolved)
+    with torch.device("meta"):
+        model = spec.build(input_shape=shape, **resolved).train()
+    x = torch.zeros(shape, device=META, dtype=getattr(torch, spec.input_dtype))
+    mode = CheckingMode()
+    with AttentionFlag(mode), mode:
+        out = model(x)
+        torch.autograd.grad(out.float().sum(), [p for p in model.parameters()],
+                            allow_unused=True)
+    backward = [op for op in mode.checked if "backward" in op]
+    assert backward, "no backward kernel ran"
+    # the backward kernels know every layout these steps give them (an in-place counter
+    # update of an int buffer is the forward kernels' to decline, as it always was)
+    assert not [op for op in mode.declined if "backward" in op], mode.declined
+
+
 def test_construction_builds_the_same_parameters_and_buffers():
     for name, knobs in [("llama_70b", {"layers": 2, "seq_len": 64}), ("gpt2_small", {}),
                         ("efficientnet_b0", {}), ("inception_v3", {})]:
