@@ -688,7 +688,10 @@ def compare(
                                             "specifiers); the first is the baseline"),
     latency: bool = typer.Option(False, "--latency",
                                  help="also measure latency, the models timed interleaved"),
-    latency_device: str = typer.Option("cpu", "--latency-device", help="cpu or cuda"),
+    latency_device: Optional[List[str]] = typer.Option(
+        None, "--latency-device",
+        help="cpu (default), cuda, or ssh://user@host[:port] boards (repeat: the boards are "
+             "timed at once, one table each)"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
     timing: TimingOptions, step: StepOptions, out: OutputOptions,
 ) -> None:
@@ -703,7 +706,9 @@ def compare(
     if latency and step.mode == "train":
         raise UsageError("--latency times inference forwards: drop --mode train")
     with progress_bar("timing", latency and out.fmt == "table") as progress:
-        latency_options = dict(device=latency_device, threads=timing.threads,
+        devices = list(latency_device or ["cpu"])
+        latency_options = dict(device=devices[0] if len(devices) == 1 else devices,
+                               threads=timing.threads,
                                progress=progress, policy=timing.policy(),
                                rounds=timing.round_count())
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,

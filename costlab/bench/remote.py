@@ -32,7 +32,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from costlab.bench.protocol import BenchRequest, read_report_envelope
 from costlab.core.errors import CostlabError, UsageError
@@ -305,8 +305,37 @@ def run_remote_bench(target: SshTarget | str, request: BenchRequest, *,
     return parse_remote_report(target, session.client, done)
 
 
+def run_remote_round(target: SshTarget | str, request: Any, *,
+                     client: SshClient | None = None) -> list[dict]:
+    """One round of ``compare --latency`` (a ``RoundRequest``: several models timed
+    interleaved) in a fresh ``costlab serve-bench`` on the board: each model's report."""
+    from costlab.bench.protocol import read_round_envelope
+
+    if isinstance(target, str):
+        target = parse_ssh_url(target)
+    for model in request.models:
+        if remote_model(model)[0] is not None:
+            raise UsageError(f"{model}: a model file is timed on a board by `costlab bench "
+                             "--device ssh://...`; compare --latency on a board takes "
+                             "registered names and importable specifiers")
+    session = RemoteSession(target, client or SshClient.from_env())
+    words = [*session.client.remote_command, SERVE_COMMAND]
+    done = session.run(words, "run costlab serve-bench", stdin_text=request.to_json())
+    check_remote_run(target, session.client, done)
+    try:
+        return read_round_envelope(done.stdout)
+    except CostlabError as exc:
+        raise CostlabError(f"on {target.host}: {exc}") from None
+
+
 def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) -> dict:
     """The remote report, or the remote failure as one line."""
+    check_remote_run(target, client, done)
+    return read_report_envelope(done.stdout, target.host)
+
+
+def check_remote_run(target: SshTarget, client: SshClient, done: _Completed) -> None:
+    """A remote ``serve-bench`` that failed, as one line that says why."""
     command = " ".join(client.remote_command)
     stderr = done.stderr
     if done.returncode == COMMAND_NOT_FOUND or (
@@ -330,7 +359,6 @@ def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) 
     if not done.stdout.strip():
         raise CostlabError(f"costlab serve-bench on {target.host} printed no report: "
                            f"{_last_line(stderr) or 'no output'}")
-    return read_report_envelope(done.stdout, target.host)
 
 
 def bench_over_ssh(device: str, request: BenchRequest, *, remote_command: str | None = None,

@@ -235,22 +235,27 @@ def _worker_settings(models: Sequence[Any], options: dict[str, Any], device: str
 
 def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, device: str,
                 dtype: str, channels_last: bool, memory: bool, progress: Progress | None,
-                rounds: int) -> tuple[list[_Timed], list[int]]:
-    """Each round in a fresh worker process (``bench.rounds``), the order rotated."""
+                rounds: int, board: str | None = None
+                ) -> tuple[list[_Timed], list[int], Environment | None]:
+    """Each round in a fresh worker process (``bench.rounds``), the order rotated; on
+    ``board``, a fresh ``serve-bench`` there (then its environment is returned)."""
     from costlab.bench.emulation import refuse_under_emulation
     from costlab.bench.protocol import RoundRequest
     from costlab.bench.rounds import run_round, schedule
 
-    refuse_under_emulation()  # before starting workers that would each refuse
+    if board is None:
+        refuse_under_emulation()  # before starting workers that would each refuse
     timed: list[_Timed | None] = [None] * len(models)
     order: list[int] = []
+    board_env = None
     for r, lineup in enumerate(schedule(len(models), rounds)):
         if progress is not None:
             progress(r / rounds)
         request = RoundRequest(models=[models[i] for i in lineup], bench=settings,
                                device=device)
-        for slot, data in zip(lineup, run_round(request)):
+        for slot, data in zip(lineup, run_round(request, board=board)):
             report = BenchReport.from_dict(data)
+            board_env = board_env or report.environment
             timed[slot] = timed[slot] or _Timed.of(report)
             timed[slot].add_round(report)
         iterations = len(timed[lineup[0]].rounds[-1].samples_ns)
@@ -258,6 +263,8 @@ def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, d
     if progress is not None:
         progress(1.0)
     done = [t for t in timed if t is not None]
+    if board is not None:
+        return done, order, board_env  # no peak-memory probe on a board in compare
     if memory and device != "cuda":
         # after all timing, so the probes may run side by side
         from concurrent.futures import ThreadPoolExecutor
@@ -267,15 +274,17 @@ def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, d
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             for t, peak in zip(done, pool.map(cpu_peak_in_subprocess, requests)):
                 t.peak = peak
-    return done, order
+    return done, order, None
 
 
 def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *,
                  device: str = "cpu", dtype: str = "float32", channels_last: bool = False,
                  threads: int | None = None, policy: TimingPolicy | None = None,
                  memory: bool = True, progress: Progress | None = None,
-                 rounds: int = 1) -> LatencyComparison:
-    """Time ``models`` (names, specifiers or modules) interleaved on ``device``.
+                 rounds: int = 1, board: str | None = None) -> LatencyComparison:
+    """Time ``models`` (names, specifiers or modules) interleaved on ``device``; with
+    ``board`` (``ssh://user@host``), on that board's CPU, each round a fresh
+    ``costlab serve-bench`` there.
 
     ``rounds`` > 1 measures in rounds, each meeting ``policy``: for names and specifiers
     each round is a fresh worker process, for modules or options that are not JSON (which
@@ -291,18 +300,31 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
         raise UsageError("nothing to time")
     settings = _worker_settings(models, options, device, dtype=dtype,
                                 channels_last=channels_last, threads=threads,
-                                policy=policy) if rounds > 1 else None
+                                policy=policy) if rounds > 1 or board else None
+    if board is not None and settings is None:
+        raise UsageError(f"cannot time these models on {board}: a board gets registered "
+                         "names or importable specifiers, with JSON options")
+    if board is not None and device != "cpu":
+        raise UsageError(f"a board is timed on its CPU, not {device}")
     in_workers = settings is not None
     with torch_threads(threads) as used_threads, cudnn_benchmark(device):
         if in_workers:
-            timed, order = _in_workers(list(models), options, settings, device, dtype,
-                                       channels_last, memory, progress, rounds)
+            timed, order, board_env = _in_workers(list(models), options, settings, device,
+                                                  dtype, channels_last, memory, progress,
+                                                  rounds, board)
         else:
             timed, order = _in_this_process(models, options, device, dtype, channels_last,
                                             used_threads, policy, memory, progress, rounds)
-        env = capture(device)
-    return _reports(timed, order, env, device=device, dtype=dtype,
-                    channels_last=channels_last, in_workers=in_workers)
+            board_env = None
+        env = board_env or capture(device)
+    comparison = _reports(timed, order, env, device=device, dtype=dtype,
+                          channels_last=channels_last, in_workers=in_workers)
+    if board is not None:
+        for report in comparison.reports:
+            report.host = board
+            report.notes.append(f"measured on {board} (its CPU) over ssh, each round a "
+                                "fresh costlab serve-bench there")
+    return comparison
 
 
 def _reports(timed: list[_Timed], order: list[int], env: Environment, *, device: str,

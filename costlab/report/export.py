@@ -5,7 +5,7 @@ a sweep, the guidelines audit. The renderers turn the documents into each format
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from costlab.core import conventions
@@ -259,9 +259,25 @@ def _training_columns(comparison: "ModelComparison") -> list[Column]:
             scaled("step_peak_mb", "step peak ({unit})", "bytes", base=1e6)]
 
 
+def _board_frame(board) -> "pd.DataFrame":
+    """One board's latency rows (host, model, median, CI, ratio and its CI, verdict)."""
+    import pandas as pd
+
+    from costlab.report.latency import latency_cells
+
+    return pd.DataFrame([{"host": r.host, "model": r.model, **latency_cells(board, i)}
+                         for i, r in enumerate(board.reports)])
+
+
 def comparison_payload(comparison: "ModelComparison", frame: "pd.DataFrame") -> dict[str, Any]:
     payload = payload_header("comparison")
     payload["models"] = records(frame)
+    boards = getattr(comparison, "board_latency", None)
+    if boards:
+        payload["board_latency"] = [{"host": b.reports[0].host,
+                                     "models": records(_board_frame(b)),
+                                     "reports": [r.to_dict() for r in b.reports]}
+                                    for b in boards]
     payload["totals"] = [tables.totals_dict(c) for c in comparison.costs]
     payload["summary"] = comparison.summary_lines()
     if comparison.latency is not None:
@@ -301,7 +317,17 @@ def comparison_document(comparison: "ModelComparison") -> Document:
         blocks += [note("Published numbers: " + "; ".join(sources) + ".", views=ONLY_TEXT),
                    note("Published: " + "; ".join(sources) + ".", views=ONLY_SCREEN)]
     blocks.append(caption(conventions.caption()))
-    if latency is not None:
+    boards = getattr(comparison, "board_latency", None)
+    if boards:
+        for board in boards:  # one table per board: each board's own interleaved rounds
+            host = board.reports[0].host
+            blocks.append(Heading(text=f"Latency on {host}", level=2, views=ONLY_TEXT))
+            blocks.append(Table.from_frame(_board_frame(board), views=ONLY_TEXT))
+            board_blocks = latency_comparison_blocks(board)
+            board_blocks[0] = replace(board_blocks[0],
+                                      title=f"measured latency on {host}, interleaved")
+            blocks += board_blocks
+    elif latency is not None:
         blocks += latency_comparison_blocks(latency)
     if getattr(comparison, "utilization", None):
         blocks.append(note(*[u.line() for u in comparison.utilization]))

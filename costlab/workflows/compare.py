@@ -19,6 +19,9 @@ class ModelComparison(Displayed):
     costs: list[ModelCost]
     published: list[PublishedEntry | None]
     latency: Any = None  # a bench.runner.LatencyComparison when latency was measured
+    # with several boards (compare --latency-device ssh://a --latency-device ssh://b): one
+    # LatencyComparison per board, in the order given; ``latency`` is the first
+    board_latency: list[Any] | None = None
     # per model, achieved FLOP/s and bytes/s (bench.utilization), with latency
     utilization: Any = None
 
@@ -91,7 +94,17 @@ def compare(models: Sequence[Any], *, latency: bool = False,
         model_options = {k: v for k, v in options.items()
                          if k not in ("device", "dtype", "formulas")}
         timing = {"rounds": DEFAULT_ROUNDS, **(latency_options or {})}
-        comparison.latency = bench_models(models, model_options, **timing)
+        devices = timing.pop("device", "cpu")
+        devices = [devices] if isinstance(devices, str) else list(devices)
+        if len(devices) == 1 and not devices[0].startswith("ssh://"):
+            comparison.latency = bench_models(models, model_options, device=devices[0],
+                                              **timing)
+        else:
+            from costlab.workflows.fleet import time_on_boards
+
+            comparison.board_latency = time_on_boards(list(models), model_options, devices,
+                                                      **timing)
+            comparison.latency = comparison.board_latency[0]
         from costlab.workflows.utilization import comparison_utilization
 
         comparison.utilization = comparison_utilization(comparison)

@@ -60,3 +60,41 @@ def bench_boards(devices: Sequence[str], request: Any, *, rounds: int = 1,
     job = BoardBench(request=request, rounds=rounds, remote_command=remote_command)
     done = dict(ProcessPool(jobs=len(devices)).run(job, devices))
     return [done[d] for d in devices]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoardLatency:
+    """The job of one board's worker in ``compare --latency``: the models timed there in
+    rounds, interleaved, as they are on this machine."""
+
+    models: list[str]
+    options: dict
+    timing: dict
+
+    def start(self) -> Callable[[str], Any]:
+        from costlab.bench.runner import bench_models
+
+        def run(device: str) -> Any:
+            try:
+                return bench_models(self.models, self.options, board=device, **self.timing)
+            except CostlabError as exc:  # which board, when several are timed
+                raise type(exc)(f"{device}: {exc}") from None
+
+        return run
+
+
+def time_on_boards(models: Sequence[str], options: dict, devices: Sequence[str],
+                   **timing: Any) -> list[Any]:
+    """``models`` timed interleaved on every board at once (one worker process each): one
+    ``LatencyComparison`` per board, in the order given. Progress bars stay here."""
+    from costlab.bench.remote import is_ssh_device
+
+    devices = check_boards(devices)
+    if not all(is_ssh_device(d) for d in devices):
+        raise UsageError("--latency-device several times names boards: ssh://user@host each")
+    if not all(isinstance(m, str) for m in models):
+        raise UsageError("a board times models given by name or specifier")
+    timing = {k: v for k, v in timing.items() if k != "progress"}
+    job = BoardLatency(models=list(models), options=dict(options), timing=timing)
+    done = dict(ProcessPool(jobs=len(devices)).run(job, devices))
+    return [done[d] for d in devices]

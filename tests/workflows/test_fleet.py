@@ -69,3 +69,55 @@ def test_boards_are_timed_at_once_and_rows_tagged_with_their_host(tmp_path):
         times.setdefault(host, {})[event] = float(when)
     a, b = times["board-a"], times["board-b"]
     assert a["start"] < b["end"] and b["start"] < a["end"]  # the two runs overlapped
+
+
+def _stand_in_boards(tmp_path):
+    log = tmp_path / "ssh.log"
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH.format(python=sys.executable, log=log))
+    ssh.chmod(0o755)
+    remote = shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "costlab"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTLAB_SSH": str(ssh),
+           "COSTLAB_REMOTE_COMMAND": remote}
+    return log, env
+
+
+def test_compare_latency_times_each_board_at_once_with_a_table_each(tmp_path):
+    log, env = _stand_in_boards(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "costlab", "compare", "block:conv3x3",
+                           "block:conv5x5", "--latency", "--latency-device", "ssh://pi@board-a",
+                           "--latency-device", "ssh://pi@board-b", "--quick", "--rounds", "1",
+                           "--threads", "1", "-f", "json"],
+                          capture_output=True, text=True, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    boards = json.loads(done.stdout)["board_latency"]
+    assert [b["host"] for b in boards] == ["ssh://pi@board-a", "ssh://pi@board-b"]
+    for board in boards:
+        assert [r["model"] for r in board["reports"]] == ["block:conv3x3", "block:conv5x5"]
+        assert all(r["host"] == board["host"] and r["stats"]["median_ms"] > 0
+                   for r in board["reports"])
+        assert [m["host"] for m in board["models"]] == [board["host"]] * 2
+        assert board["models"][0]["latency_ratio"] == 1.0
+    times: dict[str, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        host, event, when = line.split()
+        times.setdefault(host, {})[event] = float(when)
+    a, b = times["board-a"], times["board-b"]
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # the two boards overlapped
+
+
+def test_compare_latency_on_boards_refuses_what_cannot_travel(tmp_path):
+    _, env = _stand_in_boards(tmp_path)
+    model = tmp_path / "net.py"
+    model.write_text("import torch\nclass Net(torch.nn.Linear):\n"
+                     "    def __init__(self):\n        super().__init__(4, 4)\n")
+    for argv, words in (
+            ([f"{model}:Net", f"{model}:Net", "--input", "1,4", "--latency-device",
+              "ssh://pi@a"], "compare --latency on a board takes registered names"),
+            (["block:conv3x3", "--latency-device", "ssh://pi@a", "--latency-device", "cpu"],
+             "cpu is not one")):
+        done = subprocess.run([sys.executable, "-m", "costlab", "compare", *argv, "--latency",
+                               "--quick"], capture_output=True, text=True, env=env, timeout=120)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: ")
+        assert words in lines[0], lines
