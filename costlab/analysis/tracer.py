@@ -337,15 +337,22 @@ class TraceState:
                 span = self.live.get(_storage_key(t))
                 if span is not None:
                     span[2] = end  # returned tensors stay alive to the end
+        return self.peak_live()[0]
+
+    def peak_live(self) -> tuple[int, int]:
+        """The largest total of the spans' bytes alive at once, and the op index where it
+        is first reached: each storage alive from its first write to its last read."""
+        end = len(self.records)
         delta = [0] * (end + 2)
         for size, first, last in self.spans:
             delta[first] += size
             delta[max(last, first) + 1] -= size
-        peak = running = 0
-        for d in delta:
+        peak = running = at = 0
+        for index, d in enumerate(delta):
             running += d
-            peak = max(peak, running)
-        return peak
+            if running > peak:
+                peak, at = running, index
+        return peak, at
 
 
 # the ops whose kernels read dense operands (a broadcast input is copied out first)

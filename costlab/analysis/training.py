@@ -190,17 +190,7 @@ def _training_memory(state: TraceState, *, index: ModuleIndex, updated: list[tor
     """Weights, gradients, optimizer state and the step's peak, from the spans."""
     steady = _parameter_bytes(index, updated, optimizer, precision)
     gradient_ids = {id(span) for span in gradient_spans.values()}
-    end = len(state.records)
-    delta = [0] * (end + 2)
-    for size, first, last in state.spans:
-        delta[first] += size
-        delta[max(last, first) + 1] -= size
-    peak = running = 0
-    peak_at = 0
-    for at, d in enumerate(delta[:end + 1]):
-        running += d
-        if running > peak:
-            peak, peak_at = running, at
+    peak, peak_at = state.peak_live()
     saved = gradients_at_peak = saved_at_peak = 0
     for span in state.spans:
         size, first, last = span

@@ -39,6 +39,28 @@ FAKE_SSH = textwrap.dedent('''\
 ''')
 
 
+def _stand_in_boards(tmp_path):
+    """A stand-in ssh that logs each board's run, and the environment that uses it."""
+    log = tmp_path / "ssh.log"
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH.format(python=sys.executable, log=log))
+    ssh.chmod(0o755)
+    remote = shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "costlab"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTLAB_SSH": str(ssh),
+           "COSTLAB_REMOTE_COMMAND": remote}
+    return log, env
+
+
+def _overlapped(log, first: str, second: str) -> bool:
+    """Whether the two boards' runs (from the stand-in's log) overlapped in time."""
+    times: dict[str, dict[str, float]] = {}
+    for line in log.read_text().splitlines():
+        host, event, when = line.split()
+        times.setdefault(host, {})[event] = float(when)
+    a, b = times[first], times[second]
+    return a["start"] < b["end"] and b["start"] < a["end"]
+
+
 def test_several_devices_must_all_be_boards():
     with pytest.raises(UsageError, match="cpu is not one"):
         check_boards(["ssh://a", "cpu"])
@@ -48,13 +70,7 @@ def test_several_devices_must_all_be_boards():
 
 
 def test_boards_are_timed_at_once_and_rows_tagged_with_their_host(tmp_path):
-    log = tmp_path / "ssh.log"
-    ssh = tmp_path / "ssh"
-    ssh.write_text(FAKE_SSH.format(python=sys.executable, log=log))
-    ssh.chmod(0o755)
-    remote = shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "costlab"])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTLAB_SSH": str(ssh),
-           "COSTLAB_REMOTE_COMMAND": remote}
+    log, env = _stand_in_boards(tmp_path)
     done = subprocess.run([sys.executable, "-m", "costlab", "bench", "block:conv3x3",
                            "--device", "ssh://pi@board-a", "--device", "ssh://pi@board-b:2222",
                            "--quick", "--no-memory", "-f", "json"],
@@ -63,23 +79,7 @@ def test_boards_are_timed_at_once_and_rows_tagged_with_their_host(tmp_path):
     reports = json.loads(done.stdout)["reports"]
     assert [r["host"] for r in reports] == ["ssh://pi@board-a", "ssh://pi@board-b:2222"]
     assert all(r["model"] == "block:conv3x3" and r["stats"]["median_ms"] > 0 for r in reports)
-    times: dict[str, dict[str, float]] = {}
-    for line in log.read_text().splitlines():
-        host, event, when = line.split()
-        times.setdefault(host, {})[event] = float(when)
-    a, b = times["board-a"], times["board-b"]
-    assert a["start"] < b["end"] and b["start"] < a["end"]  # the two runs overlapped
-
-
-def _stand_in_boards(tmp_path):
-    log = tmp_path / "ssh.log"
-    ssh = tmp_path / "ssh"
-    ssh.write_text(FAKE_SSH.format(python=sys.executable, log=log))
-    ssh.chmod(0o755)
-    remote = shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "costlab"])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTLAB_SSH": str(ssh),
-           "COSTLAB_REMOTE_COMMAND": remote}
-    return log, env
+    assert _overlapped(log, "board-a", "board-b")
 
 
 def test_compare_latency_times_each_board_at_once_with_a_table_each(tmp_path):
@@ -98,12 +98,7 @@ def test_compare_latency_times_each_board_at_once_with_a_table_each(tmp_path):
                    for r in board["reports"])
         assert [m["host"] for m in board["models"]] == [board["host"]] * 2
         assert board["models"][0]["latency_ratio"] == 1.0
-    times: dict[str, dict[str, float]] = {}
-    for line in log.read_text().splitlines():
-        host, event, when = line.split()
-        times.setdefault(host, {})[event] = float(when)
-    a, b = times["board-a"], times["board-b"]
-    assert a["start"] < b["end"] and b["start"] < a["end"]  # the two boards overlapped
+    assert _overlapped(log, "board-a", "board-b")
 
 
 def test_compare_latency_on_boards_refuses_what_cannot_travel(tmp_path):
