@@ -323,9 +323,13 @@ def run_remote_round(target: SshTarget | str, request: Any, *,
     done = session.run(words, "run costlab serve-bench", stdin_text=request.to_json())
     check_remote_run(target, session.client, done)
     try:
-        return read_round_envelope(done.stdout)
+        reports = read_round_envelope(done.stdout)
     except CostlabError as exc:
         raise CostlabError(f"on {target.host}: {exc}") from None
+    if len(reports) != len(request.models):
+        raise CostlabError(f"{target.host} sent {len(reports)} reports for "
+                           f"{len(request.models)} models")
+    return reports
 
 
 def parse_remote_report(target: SshTarget, client: SshClient, done: _Completed) -> dict:

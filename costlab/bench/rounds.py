@@ -51,19 +51,9 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
-def run_round(request: RoundRequest, timeout_s: float = WORKER_TIMEOUT_S, *,
-              board: str | None = None) -> list[dict]:
+def run_round(request: RoundRequest, timeout_s: float = WORKER_TIMEOUT_S) -> list[dict]:
     """One round in a fresh worker: each model's report (a ``BenchReport`` dict), in the
-    request's order. A worker's own one-line error comes back as the same error. With
-    ``board`` (ssh://...), the worker is a ``costlab serve-bench`` on that board."""
-    if board is not None:
-        from costlab.bench.remote import run_remote_round
-
-        reports = run_remote_round(board, request)
-        if len(reports) != len(request.models):
-            raise CostlabError(f"{board} sent {len(reports)} reports for "
-                               f"{len(request.models)} models")
-        return reports
+    request's order. A worker's own one-line error comes back as the same error."""
     try:
         done = subprocess.run(worker_command(), input=request.to_json(), capture_output=True,
                               text=True, errors="replace", env=worker_environment(),

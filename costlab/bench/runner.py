@@ -10,7 +10,7 @@ and reported with its peak memory and the environment.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from costlab.bench.environment import Environment, capture
 from costlab.bench.memory import PeakMemory, cpu_peak_in_subprocess, cuda_peak
@@ -235,10 +235,11 @@ def _worker_settings(models: Sequence[Any], options: dict[str, Any], device: str
 
 def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, device: str,
                 dtype: str, channels_last: bool, memory: bool, progress: Progress | None,
-                rounds: int, board: str | None = None
+                rounds: int, board: str | None = None,
+                round_runner: Callable[[Any], list[dict]] | None = None
                 ) -> tuple[list[_Timed], list[int], Environment | None]:
     """Each round in a fresh worker process (``bench.rounds``), the order rotated; on
-    ``board``, a fresh ``serve-bench`` there (then its environment is returned)."""
+    ``board``, ``round_runner`` runs each round there (and its environment is returned)."""
     from costlab.bench.emulation import refuse_under_emulation
     from costlab.bench.protocol import RoundRequest
     from costlab.bench.rounds import run_round, schedule
@@ -253,7 +254,7 @@ def _in_workers(models: Sequence[str], options: dict[str, Any], settings: Any, d
             progress(r / rounds)
         request = RoundRequest(models=[models[i] for i in lineup], bench=settings,
                                device=device)
-        for slot, data in zip(lineup, run_round(request, board=board)):
+        for slot, data in zip(lineup, (round_runner or run_round)(request)):
             report = BenchReport.from_dict(data)
             board_env = board_env or report.environment
             timed[slot] = timed[slot] or _Timed.of(report)
@@ -281,10 +282,12 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
                  device: str = "cpu", dtype: str = "float32", channels_last: bool = False,
                  threads: int | None = None, policy: TimingPolicy | None = None,
                  memory: bool = True, progress: Progress | None = None,
-                 rounds: int = 1, board: str | None = None) -> LatencyComparison:
+                 rounds: int = 1, board: str | None = None,
+                 round_runner: Callable[[Any], list[dict]] | None = None
+                 ) -> LatencyComparison:
     """Time ``models`` (names, specifiers or modules) interleaved on ``device``; with
-    ``board`` (``ssh://user@host``), on that board's CPU, each round a fresh
-    ``costlab serve-bench`` there.
+    ``board`` (``ssh://user@host``), on that board's CPU: ``round_runner(request)`` runs each
+    round there (``bench.remote.run_remote_round``, a fresh ``costlab serve-bench``).
 
     ``rounds`` > 1 measures in rounds, each meeting ``policy``: for names and specifiers
     each round is a fresh worker process, for modules or options that are not JSON (which
@@ -306,12 +309,14 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
                          "names or importable specifiers, with JSON options")
     if board is not None and device != "cpu":
         raise UsageError(f"a board is timed on its CPU, not {device}")
+    if (board is None) != (round_runner is None):
+        raise ValueError("a board's rounds need its round_runner, and only a board's")
     in_workers = settings is not None
     with torch_threads(threads) as used_threads, cudnn_benchmark(device):
         if in_workers:
             timed, order, board_env = _in_workers(list(models), options, settings, device,
                                                   dtype, channels_last, memory, progress,
-                                                  rounds, board)
+                                                  rounds, board, round_runner)
         else:
             timed, order = _in_this_process(models, options, device, dtype, channels_last,
                                             used_threads, policy, memory, progress, rounds)

@@ -72,11 +72,16 @@ class BoardLatency:
     timing: dict
 
     def start(self) -> Callable[[str], Any]:
+        from functools import partial
+
+        from costlab.bench.remote import run_remote_round
         from costlab.bench.runner import bench_models
 
         def run(device: str) -> Any:
             try:
-                return bench_models(self.models, self.options, board=device, **self.timing)
+                return bench_models(self.models, self.options, board=device,
+                                    round_runner=partial(run_remote_round, device),
+                                    **self.timing)
             except CostlabError as exc:  # which board, when several are timed
                 raise type(exc)(f"{device}: {exc}") from None
 
