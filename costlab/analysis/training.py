@@ -114,7 +114,13 @@ def trace_step(model: nn.Module, inputs: tuple, input_kwargs: dict | None = None
         _check_loss(value, trainable)
         boundary = len(state.records)
         state.phase = Phase.BACKWARD
-        grads = torch.autograd.grad(value, trainable, allow_unused=True) if trainable else ()
+        try:
+            grads = torch.autograd.grad(value, trainable, allow_unused=True)
+        except Exception as exc:  # an op with no backward, a user's autograd.Function
+            where = state.backward_module() or "(root)"
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ForwardError(f"the backward failed in module {where!r}: "
+                               f"{type(exc).__name__}: {first}") from exc
     del value
     state.phase = Phase.OPTIMIZER
     backward_end = len(state.records)

@@ -273,6 +273,29 @@ def test_bad_losses_and_settings_are_one_line_errors():
         costlab.analyze(model, (5, 4), mode="training")
 
 
+def test_a_backward_that_raises_is_a_forward_error_naming_it():
+    class NoBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise NotImplementedError("no gradient for this op")
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return NoBackward.apply(self.linear(x))
+
+    with pytest.raises(ForwardError, match="the backward failed in module .*"
+                                           "NotImplementedError: no gradient for this op"):
+        costlab.analyze(Model(), (2, 4), mode="train")
+
+
 def test_an_uncounted_backward_op_marks_the_step_partial():
     class Gamma(nn.Module):
         def __init__(self):
