@@ -29,6 +29,10 @@ def analyze(model: Any, input_shape: Any = None, *, inputs: Any = None,
     check_analysis_device(device)
     bytes_dtype = storage_dtype(dtype)
     training = step_options(mode, optimizer, precision, loss, dtype)
+    if training is not None:
+        from costlab.analysis.training import TRACE_DTYPES
+
+        bytes_dtype = TRACE_DTYPES[training.precision]  # mixed: 16-bit weights, activations
     specs = input_specs(input_shape)
     target = resolve_target(model, specs, batch=batch, resolution=resolution, device=device,
                             name=name, model_kwargs=model_kwargs, knobs=knobs)

@@ -222,6 +222,7 @@ def test_resnet18_adam_step_exact_counts_and_memory():
 def test_mixed_precision_sizes_weights_gradients_and_state():
     cost = costlab.analyze("resnet18", mode="train", optimizer="adamw", precision="bf16-mixed")
     n = 11_689_512
+    assert cost.info.dtype == "bfloat16"  # what every table's "bytes as" line says
     memory = cost.training_memory
     assert memory.weights_bytes == 2 * n + 4 * n  # bf16 weights and fp32 masters
     assert memory.gradients_bytes == 2 * n
