@@ -692,6 +692,11 @@ def compare(
         None, "--latency-device",
         help="cpu (default), cuda, or ssh://user@host[:port] boards (repeat: the boards are "
              "timed at once, one table each)"),
+    drift: Optional[float] = typer.Option(
+        None, "--drift", metavar="SD",
+        help="between-run drift a latency ratio's CI and verdict take in, a relative "
+             "standard deviation (default 0.035, measured on a shared 2-core machine; 0: "
+             "the rounds alone)"),
     plot: Optional[str] = PlotOpt, *, model_options: ModelOptions, count: CountOptions,
     timing: TimingOptions, step: StepOptions, out: OutputOptions,
 ) -> None:
@@ -705,12 +710,20 @@ def compare(
     out = out.checked(plot=plot)
     if latency and step.mode == "train":
         raise UsageError("--latency times inference forwards: drop --mode train")
+    if drift is not None:
+        from costlab.bench.stats import check_drift
+
+        if not latency:
+            raise UsageError("--drift widens measured latency ratios: add --latency")
+        check_drift(drift)
     with progress_bar("timing", latency and out.fmt == "table") as progress:
         devices = list(latency_device or ["cpu"])
         latency_options = dict(device=devices[0] if len(devices) == 1 else devices,
                                threads=timing.threads,
                                progress=progress, policy=timing.policy(),
                                rounds=timing.round_count())
+        if drift is not None:
+            latency_options["drift"] = drift
         comparison = run_comparison(models, latency=latency, latency_options=latency_options,
                                     **model_options.api_kwargs(), **count.api_kwargs(),
                                     **step.api_kwargs())

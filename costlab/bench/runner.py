@@ -14,8 +14,8 @@ from typing import Any, Callable, Sequence
 
 from costlab.bench.environment import Environment, capture
 from costlab.bench.memory import PeakMemory, cpu_peak_in_subprocess, cuda_peak
-from costlab.bench.stats import (LatencyStats, RatioEstimate, RoundsSummary,
-                                 summarize_rounds)
+from costlab.bench.stats import (DEFAULT_DRIFT, LatencyStats, RatioEstimate, RoundsSummary,
+                                 check_drift, summarize_rounds)
 from costlab.bench.timing import (Progress, Timing, TimingPolicy, cudnn_benchmark,
                                   inference_context, time_interleaved, torch_threads)
 from costlab.bench.ready import ready_model
@@ -90,12 +90,17 @@ class BenchReport:
         return [ns[a:a + n] for a, n in zip(starts, sizes)]
 
 
-def rounds_text(rounds: int, in_workers: bool) -> str:
-    """How the interval was formed, for a summary line."""
+def rounds_text(rounds: int, in_workers: bool, drift: float = 0.0) -> str:
+    """How a ratio's interval was formed, for a summary line."""
+    if rounds == 1:
+        how = "1 round"
+    else:
+        how = f"{rounds} rounds, {'each a fresh process' if in_workers else 'in this process'}"
+    if drift:
+        return f"{how}, plus {drift:.1%} between-run drift"
     if rounds == 1:
         return "1 round: the interval covers the noise within this run only"
-    where = "each a fresh process" if in_workers else "in this process"
-    return f"{rounds} rounds, {where}"
+    return how
 
 
 @dataclass
@@ -112,9 +117,11 @@ class LatencyComparison:
 
     def summary_lines(self) -> list[str]:
         base = self.reports[0].model
-        how = rounds_text(self.rounds, self.reports[0].rounds_in_workers)
         lines = []
         for report, r in list(zip(self.reports, self.ratios))[1:]:
+            how = rounds_text(self.rounds, self.reports[0].rounds_in_workers, r.drift)
+            if r.drift and r.rounds_ci_low is not None:
+                how += f" (the rounds alone: {r.rounds_ci_low:.2f}-{r.rounds_ci_high:.2f})"
             verdict = (f"no clear difference from {base}" if r.verdict == "indistinguishable"
                        else f"{r.verdict} than {base}")
             spread = (f"; round ratios {min(r.round_ratios):.2f}-{max(r.round_ratios):.2f}"
@@ -283,8 +290,8 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
                  threads: int | None = None, policy: TimingPolicy | None = None,
                  memory: bool = True, progress: Progress | None = None,
                  rounds: int = 1, board: str | None = None,
-                 round_runner: Callable[[Any], list[dict]] | None = None
-                 ) -> LatencyComparison:
+                 round_runner: Callable[[Any], list[dict]] | None = None,
+                 drift: float = DEFAULT_DRIFT) -> LatencyComparison:
     """Time ``models`` (names, specifiers or modules) interleaved on ``device``; with
     ``board`` (``ssh://user@host``), on that board's CPU: ``round_runner(request)`` runs each
     round there (``bench.remote.run_remote_round``, a fresh ``costlab serve-bench``).
@@ -293,9 +300,11 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
     each round is a fresh worker process, for modules or options that are not JSON (which
     cannot be sent to one) a round in this process. The model order rotates between
     rounds; the intervals come from the hierarchical bootstrap over the rounds
-    (``stats.summarize_rounds``).
+    (``stats.summarize_rounds``), a ratio's with the between-run ``drift`` added (a
+    relative standard deviation; 0 for the rounds' interval alone).
     """
     options = dict(options or {})
+    drift = check_drift(drift)
     policy = policy or TimingPolicy()
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UsageError(f"rounds must be an integer >= 1, got {rounds!r}")
@@ -323,7 +332,7 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
             board_env = None
         env = board_env or capture(device)
     comparison = _reports(timed, order, env, device=device, dtype=dtype,
-                          channels_last=channels_last, in_workers=in_workers)
+                          channels_last=channels_last, in_workers=in_workers, drift=drift)
     if board is not None:
         for report in comparison.reports:
             report.host = board
@@ -333,9 +342,11 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
 
 
 def _reports(timed: list[_Timed], order: list[int], env: Environment, *, device: str,
-             dtype: str, channels_last: bool, in_workers: bool) -> LatencyComparison:
+             dtype: str, channels_last: bool, in_workers: bool,
+             drift: float = DEFAULT_DRIFT) -> LatencyComparison:
     """The comparison of models measured in the same rounds (``timed[m].rounds``)."""
-    summary: RoundsSummary = summarize_rounds([[t.samples_ns for t in m.rounds] for m in timed])
+    summary: RoundsSummary = summarize_rounds([[t.samples_ns for t in m.rounds] for m in timed],
+                                              drift=drift)
     rounds = len(timed[0].rounds)
     reports = []
     for t, stats, medians, cv in zip(timed, summary.stats, summary.round_medians_ms,

@@ -11,15 +11,25 @@ within each chosen round, and take the median of what was drawn. The spread betw
 run. With few rounds a percentile interval is too narrow (the bootstrap sees R rounds as the
 whole population), so it is widened by ``sqrt(R / (R - 1)) * t(R - 1) / z``, the small-sample
 correction of Hesterberg's expanded percentile interval.
+
+Rounds a minute apart are not the rounds of one run: the machine's state (its clock, the
+host's other tenants) moves on that scale too, and a run of 25 s cannot see it. So a ratio's
+interval also carries a between-run drift term, a relative standard deviation combined in
+quadrature with the rounds' interval on the log scale (a Type B component in the GUM's
+terms). ``DEFAULT_DRIFT`` is what this project measured (README "Latency"); ``drift=0``
+gives the rounds' interval alone, which ``RatioEstimate`` keeps beside the combined one.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from costlab.core.errors import UsageError
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -28,6 +38,12 @@ NOISY_IQR_OVER_MEDIAN = 0.10  # above this a run is flagged as noisy
 # Differences smaller than this are not called faster/slower even when significant: on a
 # shared machine, interleaving order and frequency scaling move medians by about this much.
 EQUIVALENCE_MARGIN = 0.02
+# The between-run spread of a latency ratio assumed on top of what the rounds show: a
+# relative standard deviation (of the log ratio). 0.035 is the pooled standard deviation of
+# the log ratio between runs, 40 back-to-back runs of `compare mobilenet_v2 shufflenet_v2
+# --latency` in 6 series on this project's 2-core machine (one series with a memory-bound
+# neighbour switched on and off); reports/latency_repeatability.md.
+DEFAULT_DRIFT = 0.035
 # the 97.5% quantile of Student's t by degrees of freedom (numpy has no t distribution)
 _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
           2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
@@ -121,6 +137,9 @@ class RatioEstimate:
     rounds: int = 1
     round_ratios: tuple[float, ...] = ()
     round_cv: float = 0.0
+    drift: float = 0.0
+    rounds_ci_low: float | None = None  # None: the same as ci_low (no drift term)
+    rounds_ci_high: float | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -165,10 +184,38 @@ def t_widening(rounds: int) -> float:
     return math.sqrt(rounds / df) * t / _Z_975
 
 
+def check_drift(drift: float) -> float:
+    """``drift`` if it is a usable relative standard deviation: finite, 0 <= drift < 1."""
+    if isinstance(drift, bool) or not isinstance(drift, (int, float)) or not (
+            math.isfinite(drift) and 0 <= drift < 1):
+        raise UsageError(f"drift must be a relative standard deviation >= 0 and < 1 (0.035 "
+                         f"is 3.5%), got {drift!r}")
+    return float(drift)
+
+
+def with_drift(estimate: float, low: float, high: float, drift: float,
+               confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """``[low, high]`` around a ratio ``estimate`` with a between-run drift of relative
+    standard deviation ``drift`` added in quadrature on the log scale: each side's
+    half-width h becomes sqrt(h^2 + (z * drift)^2)."""
+    if drift == 0 or estimate <= 0 or low <= 0:
+        return low, high
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    term = (z * drift) ** 2
+    down = math.sqrt(math.log(estimate / low) ** 2 + term) if low < estimate else math.sqrt(term)
+    up = math.sqrt(math.log(high / estimate) ** 2 + term) if high > estimate else math.sqrt(term)
+    return estimate * math.exp(-down), estimate * math.exp(up)
+
+
 def widened(estimate: float, low: float, high: float, factor: float) -> tuple[float, float]:
-    """``[low, high]`` stretched away from ``estimate`` by ``factor`` on each side."""
-    return (estimate - factor * max(estimate - low, 0.0),
-            estimate + factor * max(high - estimate, 0.0))
+    """``[low, high]`` stretched away from ``estimate`` by ``factor`` on each side, on the
+    log scale: latencies and their ratios are positive, and a stretch on the linear scale
+    (a factor of 9.2 for 2 rounds) could take the low end below zero."""
+    if estimate <= 0 or low <= 0:
+        return (estimate - factor * max(estimate - low, 0.0),
+                estimate + factor * max(high - estimate, 0.0))
+    return (estimate * (min(low, estimate) / estimate) ** factor,
+            estimate * (max(high, estimate) / estimate) ** factor)
 
 
 def hierarchical_bootstrap_medians(rounds: Sequence[Sequence[np.ndarray]],
@@ -233,14 +280,18 @@ class RoundsSummary:
 
 
 def summarize_rounds(rounds_ns: Sequence[Sequence[Sequence[int]]],
-                     margin: float = EQUIVALENCE_MARGIN) -> RoundsSummary:
+                     margin: float = EQUIVALENCE_MARGIN,
+                     drift: float = DEFAULT_DRIFT) -> RoundsSummary:
     """Stats and ratios of models timed interleaved in the same rounds.
 
     ``rounds_ns[m][r]`` are model m's samples (ns) of round r. Each model's median and
     spread are of its pooled samples; the CIs of the medians and of the ratios of medians
     (other / first) come from one hierarchical bootstrap with paired rounds, widened for
-    the number of rounds (``t_widening``).
+    the number of rounds (``t_widening``). A ratio's interval then takes in the
+    between-run ``drift`` (``with_drift``; not the first model's, 1 by definition), and so
+    does its verdict; the medians' intervals are the rounds' alone.
     """
+    drift = check_drift(drift)
     ms = [[_as_ms(r) for r in model] for model in rounds_ns]
     count = len(ms[0]) if ms else 0
     boot = hierarchical_bootstrap_medians(ms)
@@ -252,11 +303,14 @@ def summarize_rounds(rounds_ns: Sequence[Sequence[Sequence[int]]],
         median = float(np.median(pooled))
         stats.append(_describe(pooled, *widened(median, *_interval(boot[:, m]), factor)))
         ratio = median / stats[0].median_ms
-        low, high = widened(ratio, *_interval(boot[:, m] / boot[:, 0]), factor)
+        rounds_low, rounds_high = widened(ratio, *_interval(boot[:, m] / boot[:, 0]), factor)
+        used = drift if m else 0.0
+        low, high = with_drift(ratio, rounds_low, rounds_high, used)
         per_round = tuple(float(a / b) for a, b in zip(medians[m], medians[0]))
         ratios.append(RatioEstimate(ratio, low, high, ratio_verdict(ratio, low, high, margin),
                                     rounds=count, round_ratios=per_round,
-                                    round_cv=coefficient_of_variation(per_round)))
+                                    round_cv=coefficient_of_variation(per_round), drift=used,
+                                    rounds_ci_low=rounds_low, rounds_ci_high=rounds_high))
     return RoundsSummary(stats=stats, ratios=ratios, round_medians_ms=medians,
                          round_cvs=[coefficient_of_variation(m) for m in medians])
 

@@ -51,7 +51,8 @@ def bench_frame(reports: Sequence["BenchReport"]) -> "pd.DataFrame":
 LATENCY_COLUMNS = ["latency_median_ms", "latency_ci_low_ms", "latency_ci_high_ms",
                    "latency_iqr_over_median", "latency_ratio", "latency_ratio_ci_low",
                    "latency_ratio_ci_high", "latency_verdict", "latency_rounds",
-                   "latency_round_cv", "latency_ratio_round_cv"]
+                   "latency_round_cv", "latency_ratio_round_cv", "latency_drift",
+                   "latency_ratio_rounds_ci_low", "latency_ratio_rounds_ci_high"]
 # the verdict as a sentence says it; the data keep the word
 VERDICT_WORDS = {"indistinguishable": "no clear difference"}
 
@@ -69,7 +70,9 @@ def latency_cells(comparison: "LatencyComparison | None", index: int) -> dict[st
         stats.median_ms, stats.ci_low_ms, stats.ci_high_ms, stats.iqr_over_median,
         ratio.ratio, ratio.ci_low, ratio.ci_high,
         "baseline" if index == 0 else ratio.verdict, comparison.reports[index].rounds,
-        comparison.reports[index].round_cv, ratio.round_cv)))
+        comparison.reports[index].round_cv, ratio.round_cv, ratio.drift,
+        ratio.ci_low if ratio.rounds_ci_low is None else ratio.rounds_ci_low,
+        ratio.ci_high if ratio.rounds_ci_high is None else ratio.rounds_ci_high)))
 
 
 def interval_text(report: "BenchReport") -> str:
@@ -83,8 +86,19 @@ def interval_text(report: "BenchReport") -> str:
             f"for {report.rounds} rounds")
 
 
-def _notes(reports: Sequence["BenchReport"]) -> list[str]:
-    lines = [interval_text(reports[0])] if reports else []
+def drift_text(comparison: "LatencyComparison") -> list[str]:
+    """What the ratios' intervals take in beyond the rounds (a line, or none)."""
+    drift = max((r.drift for r in comparison.ratios), default=0.0)
+    if not drift:
+        return ["ratio CIs: the rounds alone, no between-run drift (--drift 0)"]
+    return [f"ratio CIs and verdicts also take in {drift:.1%} between-run drift (a relative "
+            "standard deviation, in quadrature on the log scale: runs minutes apart move "
+            "more than the rounds of one run show; --drift, README \"Latency\"); the "
+            "median CIs are the rounds' alone"]
+
+
+def _notes(reports: Sequence["BenchReport"], after_interval: Sequence[str] = ()) -> list[str]:
+    lines = [interval_text(reports[0]), *after_interval] if reports else []
     for r in reports:
         if r.rounds > 1:
             medians = ", ".join(_ms(m) for m in r.round_medians_ms)
@@ -188,6 +202,7 @@ def latency_comparison_blocks(comparison: "LatencyComparison") -> list[Block]:
                       number("round_ratios", "round ratios"),
                       Column(key="verdict", label="verdict")])
     return [table,
-            note(*comparison.summary_lines(), *_notes(comparison.reports), views=ONLY_SCREEN),
+            note(*comparison.summary_lines(),
+                 *_notes(comparison.reports, drift_text(comparison)), views=ONLY_SCREEN),
             caption(*comparison.reports[0].environment.lines(), views=ONLY_SCREEN)]
 

@@ -30,6 +30,15 @@ def test_bench_json_has_every_sample_and_csv_one_row(tmp_path):
     assert list(frame["model"]) == ["block:conv3x3"] and frame["iterations"][0] == 5
 
 
+def test_drift_errors_are_usage_errors():
+    pair = ("compare", "block:conv3x3", "block:conv5x5")
+    assert fails(*pair, "--drift", "0.1", code=2) == \
+        "error: --drift widens measured latency ratios: add --latency"
+    for bad in ("nan", "-0.5", "1"):
+        assert fails(*pair, "--latency", "--drift", bad, code=2).startswith(
+            "error: drift must be a relative standard deviation >= 0 and < 1")
+
+
 def test_bench_errors_are_one_line():
     assert "unknown model" in fails("bench", "nosuch", *TINY)
     assert "--threads" in fails("bench", "block:conv3x3", *TINY, "--threads", "0")
@@ -44,7 +53,8 @@ def test_compare_latency_adds_ratio_and_verdict():
                          "--min-time", "0", "-i", "1,8,12,12", "-f", "json", "--quick"))
     rows = data["models"]
     assert rows[0]["latency_verdict"] == "baseline"
-    assert rows[1]["latency_verdict"] in ("faster", "slower", "indistinguishable")
+    # a model against itself: the between-run drift keeps any noise from making a verdict
+    assert rows[1]["latency_verdict"] == "indistinguishable"
     assert data["latency_order"][:2] == ["block:conv3x3", "block:conv3x3"]
     assert any("the latency of block:conv3x3" in s for s in data["summary"])
 
@@ -61,7 +71,10 @@ def test_compare_latency_in_rounds_reports_them():
     n = data["latency"][0]["round_sizes"][0]
     assert data["latency_order"] == ["block:conv3x3", "block:conv5x5"] * n + \
         ["block:conv5x5", "block:conv3x3"] * data["latency"][0]["round_sizes"][1]
-    assert any("2 rounds, each a fresh process; round ratios" in s for s in data["summary"])
+    assert any("2 rounds, each a fresh process, plus 3.5% between-run drift (the rounds "
+               "alone: " in s and "; round ratios" in s for s in data["summary"])
+    assert rows[1]["latency_drift"] == 0.035 and rows[0]["latency_drift"] == 0.0
+    assert rows[1]["latency_ratio_ci_low"] < rows[1]["latency_ratio_rounds_ci_low"]
     table = ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
                "--min-time", "0", "-i", "1,8,12,12", "--rounds", "2")
     for word in ("round ratios", "hierarchical bootstrap over 2 rounds", "round medians"):
@@ -72,8 +85,15 @@ def test_quick_is_one_round_and_says_so():
     data = json.loads(ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
                          "--min-time", "0", "-i", "1,8,12,12", "-f", "json"))
     assert data["models"][1]["latency_rounds"] == 1
+    assert any("1 round, plus 3.5% between-run drift" in s for s in data["summary"])
+    alone = json.loads(ok("compare", "block:conv3x3", "block:conv5x5", "--latency", "--quick",
+                          "--min-time", "0", "-i", "1,8,12,12", "-f", "json", "--drift", "0"))
     assert any("1 round: the interval covers the noise within this run only" in s
-               for s in data["summary"])
+               for s in alone["summary"])
+    row = alone["models"][1]
+    assert row["latency_drift"] == 0.0
+    assert (row["latency_ratio_ci_low"], row["latency_ratio_ci_high"]) == \
+        (row["latency_ratio_rounds_ci_low"], row["latency_ratio_rounds_ci_high"])
 
 
 def test_guidelines_latency_adds_measured_g4_share():

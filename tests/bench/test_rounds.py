@@ -92,12 +92,18 @@ def test_modules_are_timed_in_rounds_in_this_process():
 
 
 def test_summary_lines_say_how_the_interval_was_formed():
-    c = bench_models([A, B], SMALL, policy=TINY, memory=False)
+    c = bench_models([A, B], SMALL, policy=TINY, memory=False, drift=0)
     verdicts = {"faster": f"faster than {A}", "slower": f"slower than {A}",
                 "indistinguishable": f"no clear difference from {A}"}
     assert c.summary_lines()[0].endswith(
         "1 round: the interval covers the noise within this run only): "
         + verdicts[c.ratios[1].verdict])
+    r = c.ratios[1]
+    c.ratios[1] = RatioEstimate(r.ratio, 0.5, 1.5, "indistinguishable", drift=0.035,
+                                rounds_ci_low=0.7, rounds_ci_high=1.2)
+    assert c.summary_lines()[0].endswith(
+        f"(95% CI 0.50-1.50, 1 round, plus 3.5% between-run drift (the rounds alone: "
+        f"0.70-1.20)): no clear difference from {A}")
     for report in c.reports:
         report.rounds, report.rounds_in_workers = 5, True
     c.ratios[1] = RatioEstimate(1.05, 0.9, 1.2, "indistinguishable", rounds=5,

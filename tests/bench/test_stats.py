@@ -126,7 +126,7 @@ def test_between_round_spread_widens_the_interval():
     # the flat bootstrap sees 200 near-identical samples around 10.2; the rounds say more
     assert flat_width < 1e-4 and width > 2.0
     assert (round(flat.ci_low_ms, 6), round(flat.ci_high_ms, 6)) == (10.2, 10.200012)
-    assert (round(stats.ci_low_ms, 6), round(stats.ci_high_ms, 6)) == (9.091544, 11.466821)
+    assert (round(stats.ci_low_ms, 6), round(stats.ci_high_ms, 6)) == (9.113956, 11.495503)
     summary = summarize_rounds([rounds])
     assert summary.round_medians_ms == [[pytest.approx(v, abs=1e-5)
                                          for v in (10.0, 10.5, 11.0, 9.5, 10.2)]]
@@ -141,10 +141,14 @@ def test_paired_rounds_cancel_what_hits_both_models():
     levels = [10.0, 11.0, 9.0, 10.5, 9.5]
     base = _rounds(levels, wiggle_ns=0)
     other = _rounds([level / 2 for level in levels], wiggle_ns=0)
-    summary = summarize_rounds([base, other])
+    summary = summarize_rounds([base, other], drift=0)
     r = summary.ratios[1]
     assert r.ratio == 0.5 and r.round_ratios == (0.5,) * 5 and r.round_cv == 0.0
-    assert (r.ci_low, r.ci_high, r.verdict, r.rounds) == (0.5, 0.5, "faster", 5)
+    assert (r.ci_low, r.ci_high, r.verdict, r.rounds, r.drift) == (0.5, 0.5, "faster", 5, 0)
+    # the default drift term is all the width left: 0.5 * exp(+-1.96 * 0.035)
+    d = summarize_rounds([base, other]).ratios[1]
+    assert (d.rounds_ci_low, d.rounds_ci_high, d.drift) == (0.5, 0.5, 0.035)
+    assert (round(d.ci_low, 6), round(d.ci_high, 6)) == (0.466851, 0.535503)
     assert summary.ratios[0].ratio == 1.0 and summary.ratios[0].verdict == "indistinguishable"
     s = summary.stats[1]
     assert s.ci_high_ms - s.ci_low_ms > 0.5  # each model alone moves with the rounds
@@ -160,8 +164,10 @@ def test_rounds_that_disagree_make_no_verdict():
     assert pooled.verdict == "faster"  # one pooled run's interval says faster ...
     r = summarize_rounds([base, other]).ratios[1]
     assert r.verdict == "indistinguishable" and r.ci_low < 1 < r.ci_high  # ... rounds do not
-    assert (round(r.ratio, 6), round(r.ci_low, 6), round(r.ci_high, 6)) == \
-        (0.94, 0.87666, 1.161693)
+    assert (round(r.ratio, 6), round(r.rounds_ci_low, 6), round(r.rounds_ci_high, 6)) == \
+        (0.94, 0.877451, 1.171137)
+    # and the between-run drift (3.5%) widens both sides in quadrature
+    assert (round(r.ci_low, 6), round(r.ci_high, 6)) == (0.852934, 1.183444)
     assert pooled.ci_high - pooled.ci_low < 2e-6
 
 
@@ -188,3 +194,54 @@ def test_ratio_verdict_and_round_trip():
     data = json.loads(json.dumps(r.to_dict()))
     assert data["round_ratios"] == [0.45, 0.5, 0.55]
     assert RatioEstimate.from_dict(data) == r
+
+
+def test_drift_adds_in_quadrature_on_the_log_scale():
+    import math
+
+    from costlab.bench.stats import with_drift
+
+    # half-widths 0.1 (rounds) and 0.075 (z * drift) make 0.125 on each side
+    low, high = with_drift(1.0, math.exp(-0.1), math.exp(0.1), 0.075 / 1.959963984540054)
+    assert (round(math.log(low), 12), round(math.log(high), 12)) == (-0.125, 0.125)
+    # an interval that touches the estimate on one side gets the drift alone there
+    low, high = with_drift(2.0, 2.0, 2.0 * math.exp(0.3), 0.4 / 1.959963984540054)
+    assert (round(math.log(low / 2), 12), round(math.log(high / 2), 12)) == (-0.4, 0.5)
+    assert with_drift(2.0, 1.5, 2.5, 0.0) == (1.5, 2.5)
+
+
+@pytest.mark.parametrize("bad", [-0.01, 1.0, float("nan"), float("inf"), True, "0.1"])
+def test_drift_must_be_a_relative_standard_deviation(bad):
+    from costlab.bench.stats import check_drift
+    from costlab.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="drift must be a relative standard deviation"):
+        check_drift(bad)
+
+
+def test_drift_can_turn_a_verdict_into_no_clear_difference():
+    from costlab.bench.stats import summarize_rounds
+
+    # B is 6% faster in every round, with a little noise: the rounds alone say faster;
+    # a between-run drift of 3.5% (95%: about +-7%) does not let the verdict stand
+    base = _rounds([10.0] * 5)
+    other = _rounds([9.4, 9.45, 9.35, 9.42, 9.38])
+    alone = summarize_rounds([base, other], drift=0).ratios[1]
+    assert alone.verdict == "faster" and alone.ci_high < 1
+    with_term = summarize_rounds([base, other]).ratios[1]
+    assert with_term.verdict == "indistinguishable" and with_term.ci_high > 1
+    assert (with_term.rounds_ci_low, with_term.rounds_ci_high) == (alone.ci_low, alone.ci_high)
+
+
+def test_two_rounds_never_give_a_negative_interval():
+    from costlab.bench.stats import summarize_rounds, t_widening, widened
+
+    # t(1) makes the widening 9.2x: on the linear scale 1 - 9.2 * 0.3 is below zero
+    assert round(t_widening(2), 4) == 9.168
+    low, high = widened(1.0, 0.7, 1.2, t_widening(2))
+    assert (round(low, 6), round(high, 6)) == (round(0.7 ** t_widening(2), 6),
+                                               round(1.2 ** t_widening(2), 6))
+    assert 0 < low < 0.04
+    summary = summarize_rounds([_rounds([10.0, 11.0]), _rounds([5.0, 7.0])])
+    assert all(s.ci_low_ms > 0 for s in summary.stats)
+    assert 0 < summary.ratios[1].ci_low < summary.ratios[1].ratio
