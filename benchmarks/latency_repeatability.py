@@ -5,10 +5,13 @@
 
 Runs ``costlab compare A B --latency --threads 1 -f json`` (a fresh process each time, as a
 user would) ``--runs`` times back to back and records each run's latency ratio B/A, its 95%
-interval, its rounds, verdict and wall time, and the load average. For every run it counts
-how many of the *other* runs' point estimates its interval contains. Issue 13's acceptance:
-at least 4 of 5 runs whose interval contains all 4 other runs' estimates. Writes
-reports/latency_repeatability.md and .csv and prints the summary lines.
+interval (with the between-run drift term, and from the rounds alone), its rounds, verdict
+and wall time, and the load average. For every run it counts how many of the *other* runs'
+point estimates its interval contains. Issue 13's acceptance: at least 4 of 5 runs whose
+interval contains all 4 other runs' estimates. It also gives the standard deviation of the
+log ratio between runs: the number to give ``compare --drift`` on this machine. Writes
+reports/latency_repeatability.md and .csv (``--out``), and with ``--keep DIR`` each run's
+JSON, and prints the summary lines.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import subprocess
 import sys
@@ -25,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_compare(models: list[str], threads: int, extra: list[str]) -> dict:
+def run_compare(models: list[str], threads: int, extra: list[str],
+                keep: Path | None = None, run: int = 0) -> dict:
     """One `costlab compare --latency` in a fresh process: its row of B, timing, load."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -38,11 +43,18 @@ def run_compare(models: list[str], threads: int, extra: list[str]) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"error: {' '.join(argv[2:])} failed: {done.stderr.strip()[-300:]}")
     data = json.loads(done.stdout)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"run_{run:02d}.json").write_text(done.stdout)
     row = data["models"][1]
     base, other = data["latency"][0], data["latency"][1]
     round_ratios = [b / a for a, b in zip(base["round_medians_ms"], other["round_medians_ms"])]
     return {"ratio": row["latency_ratio"], "ci_low": row["latency_ratio_ci_low"],
             "ci_high": row["latency_ratio_ci_high"], "verdict": row["latency_verdict"],
+            "drift": row.get("latency_drift", 0.0),
+            "rounds_ci_low": row.get("latency_ratio_rounds_ci_low", row["latency_ratio_ci_low"]),
+            "rounds_ci_high": row.get("latency_ratio_rounds_ci_high",
+                                      row["latency_ratio_ci_high"]),
             "rounds": row.get("latency_rounds", 1),
             "round_ratios": " ".join(f"{r:.3f}" for r in round_ratios),
             "base_median_ms": data["models"][0]["latency_median_ms"],
@@ -50,17 +62,26 @@ def run_compare(models: list[str], threads: int, extra: list[str]) -> dict:
             "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]}
 
 
-def containment(rows: list[dict]) -> list[int]:
+def containment(rows: list[dict], low: str = "ci_low", high: str = "ci_high") -> list[int]:
     """For each run, how many of the other runs' ratios its interval contains."""
-    return [sum(row["ci_low"] <= other["ratio"] <= row["ci_high"]
+    return [sum(row[low] <= other["ratio"] <= row[high]
                 for j, other in enumerate(rows) if j != i)
             for i, row in enumerate(rows)]
 
 
+def between_run_sd(rows: list[dict]) -> float:
+    """The standard deviation (ddof 1) of the log ratio between runs."""
+    logs = [math.log(r["ratio"]) for r in rows]
+    mean = sum(logs) / len(logs)
+    return math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+
+
 def summary_lines(rows: list[dict]) -> list[str]:
     counts = containment(rows)
+    alone = containment(rows, "rounds_ci_low", "rounds_ci_high")
     others = len(rows) - 1
     full = sum(c == others for c in counts)
+    full_alone = sum(c == others for c in alone)
     walls = [r["wall_s"] for r in rows]
     loads = ", ".join(f"{r['load_1min_before']:.2f}" for r in rows)
     ratios = [r["ratio"] for r in rows]
@@ -70,6 +91,11 @@ def summary_lines(rows: list[dict]) -> list[str]:
         f"(per run: {', '.join(map(str, counts))}; {sum(counts)}/{len(rows) * others} "
         f"pairs) -> acceptance (>= {len(rows) - 1} of {len(rows)}) "
         f"{'met' if met else 'NOT met'}",
+        f"with the rounds' intervals alone (no drift term): {full_alone}/{len(rows)} runs, "
+        f"{sum(alone)}/{len(rows) * others} pairs; drift term used: "
+        f"{', '.join(sorted({format(r['drift'], '.3f') for r in rows}))}",
+        f"between-run standard deviation of the log ratio: {between_run_sd(rows):.4f} "
+        "(an upper bound for `compare --drift` here: it includes each run's own noise)",
         f"ratios {min(ratios):.3f}-{max(ratios):.3f}; verdicts "
         f"{', '.join(r['verdict'] for r in rows)}",
         f"wall per run: {', '.join(f'{w:.1f}' for w in walls)} s (max {max(walls):.1f} s)",
@@ -86,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="mobilenet_v2,shufflenet_v2")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "reports" / "latency_repeatability"))
+    parser.add_argument("--keep", default=None, help="a directory for each run's JSON")
     args = parser.parse_args(own)
     models = args.models.split(",")
     if len(models) != 2 or args.runs < 2:
@@ -100,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for i in range(args.runs):
         print(f"run {i + 1}/{args.runs} ...", file=sys.stderr)
-        rows.append({"run": i + 1, **run_compare(models, args.threads, extra)})
+        keep = Path(args.keep) if args.keep else None
+        rows.append({"run": i + 1, **run_compare(models, args.threads, extra, keep, i + 1)})
         r = rows[-1]
         print(f"  ratio {r['ratio']:.3f} ({r['ci_low']:.3f}-{r['ci_high']:.3f}), "
               f"{r['rounds']} rounds, {r['verdict']}, {r['wall_s']:.1f} s", file=sys.stderr)
