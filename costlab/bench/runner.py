@@ -305,9 +305,9 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
     """
     options = dict(options or {})
     drift = check_drift(drift)
-    policy = policy or TimingPolicy()
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UsageError(f"rounds must be an integer >= 1, got {rounds!r}")
+    policy = policy or (TimingPolicy.in_rounds() if rounds > 1 else TimingPolicy())
     if not models:
         raise UsageError("nothing to time")
     settings = _worker_settings(models, options, device, dtype=dtype,

@@ -99,3 +99,16 @@ def test_cudnn_benchmark_is_restored():
     assert torch.backends.cudnn.benchmark == before
     with cudnn_benchmark("cpu"):
         assert torch.backends.cudnn.benchmark == before  # the CPU leaves it alone
+
+
+def test_rounds_take_30_timed_calls_each_a_single_run_50():
+    from costlab.bench.timing import ROUND_MIN_ITERS
+    from costlab.cli import TimingOptions
+
+    assert ROUND_MIN_ITERS == 30
+    assert TimingPolicy.in_rounds() == TimingPolicy(min_iters=30)
+    assert TimingOptions().policy().min_iters == 30  # default: 5 rounds
+    assert TimingOptions(rounds=1).policy().min_iters == 50
+    assert TimingOptions(quick=True).policy() == TimingPolicy.quick()
+    assert TimingOptions().policy(min_iters=80).min_iters == 80  # --iters wins
+    assert TimingOptions(min_time=2.0).policy().min_s == 2.0
