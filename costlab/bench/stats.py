@@ -39,10 +39,12 @@ NOISY_IQR_OVER_MEDIAN = 0.10  # above this a run is flagged as noisy
 # shared machine, interleaving order and frequency scaling move medians by about this much.
 EQUIVALENCE_MARGIN = 0.02
 # The between-run spread of a latency ratio assumed on top of what the rounds show: a
-# relative standard deviation (of the log ratio). 0.035 is the pooled standard deviation of
-# the log ratio between runs, 40 back-to-back runs of `compare mobilenet_v2 shufflenet_v2
-# --latency` in 6 series on this project's 2-core machine (one series with a memory-bound
-# neighbour switched on and off); reports/latency_repeatability.md.
+# relative standard deviation (of the log ratio). 0.035 lies between the pooled standard
+# deviations of the log ratio between back-to-back runs of `compare mobilenet_v2
+# shufflenet_v2 --latency` on this project's 2-core machine: 0.033 over 62 runs in 11
+# ordinary series, 0.037 with a series beside a memory-bound neighbour switched on and off
+# (70 runs). Those include each run's own noise, so they bound the drift from above there;
+# reports/latency_repeatability.md.
 DEFAULT_DRIFT = 0.035
 # the 97.5% quantile of Student's t by degrees of freedom (numpy has no t distribution)
 _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
