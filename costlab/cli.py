@@ -366,10 +366,7 @@ class TimingOptions:
         """The timing policy: quick or default, with these options and ``changes`` applied."""
         from costlab.bench.timing import TimingPolicy
 
-        if self.quick:
-            policy = TimingPolicy.quick()
-        else:
-            policy = TimingPolicy.in_rounds() if self.round_count() > 1 else TimingPolicy()
+        policy = TimingPolicy.quick() if self.quick else TimingPolicy.default(self.round_count())
         changes.update(min_s=self.min_time, max_s=self.max_time)
         return replace(policy, **{k: v for k, v in changes.items() if v is not None})
 
@@ -612,7 +609,9 @@ def bench(
                                          help="warm-up calls, at least (default 10)"),
     warmup_time: Optional[float] = typer.Option(None, "--warmup-time",
                                                 help="warm-up seconds, at least (default 0.5)"),
-    iters: Optional[int] = typer.Option(None, "--iters", help="timed calls, at least (default 50; 30 a round in rounds)"),
+    iters: Optional[int] = typer.Option(None, "--iters",
+                                        help="timed calls, at least (default 50; 30 a "
+                                             "round in rounds)"),
     memory: bool = typer.Option(True, "--memory/--no-memory",
                                 help="measure peak memory (a fresh process on the CPU)"),
     remote_costlab: Optional[str] = typer.Option(

@@ -307,7 +307,7 @@ def bench_models(models: Sequence[Any], options: dict[str, Any] | None = None, *
     drift = check_drift(drift)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UsageError(f"rounds must be an integer >= 1, got {rounds!r}")
-    policy = policy or (TimingPolicy.in_rounds() if rounds > 1 else TimingPolicy())
+    policy = policy or TimingPolicy.default(rounds)
     if not models:
         raise UsageError("nothing to time")
     settings = _worker_settings(models, options, device, dtype=dtype,

@@ -49,6 +49,11 @@ class TimingPolicy:
         return cls(min_iters=ROUND_MIN_ITERS)
 
     @classmethod
+    def default(cls, rounds: int = 1) -> "TimingPolicy":
+        """The default policy of a measurement in ``rounds``: ``in_rounds`` for several."""
+        return cls.in_rounds() if rounds > 1 else cls()
+
+    @classmethod
     def quick(cls) -> "TimingPolicy":
         """A short run for a first look; still enough samples for a median and its CI."""
         return cls(warmup_iters=3, warmup_s=0.1, min_iters=20, min_s=0.3, max_s=5.0)

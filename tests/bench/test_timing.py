@@ -107,6 +107,8 @@ def test_rounds_take_30_timed_calls_each_a_single_run_50():
 
     assert ROUND_MIN_ITERS == 30
     assert TimingPolicy.in_rounds() == TimingPolicy(min_iters=30)
+    assert TimingPolicy.default(5) == TimingPolicy.in_rounds()
+    assert TimingPolicy.default(1) == TimingPolicy()
     assert TimingOptions().policy().min_iters == 30  # default: 5 rounds
     assert TimingOptions(rounds=1).policy().min_iters == 50
     assert TimingOptions(quick=True).policy() == TimingPolicy.quick()
